@@ -1,0 +1,1 @@
+"""Platform adapters (Telegram, Slack, console): conversion and transport only."""

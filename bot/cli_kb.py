@@ -1,0 +1,175 @@
+"""`storebot kb ...` and `storebot eval ...`: build, inspect, search, roll back and measure the KB."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.settings import Settings, SettingsError, load_settings
+from bot.wiring import build_options, make_cache, make_embedder, make_store
+from knowledge.builder import build_version
+from knowledge.evaluation import evaluate_product_qa, evaluate_store_faq, stage_product_qa, stage_store_faq
+from knowledge.live import IndexHandle
+from knowledge.records import SourceError
+from knowledge.retrieval import HybridRetriever
+from knowledge.versions import Manifest, VersionStore
+
+kb_app = typer.Typer(help="Build, inspect and roll back the knowledge base.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure retrieval quality on labelled question sets.", no_args_is_help=True)
+EVAL_DATA = Path("../shared/eval")
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _build(settings: Settings, source: Path, store: VersionStore, quiet: bool = False) -> Manifest:
+    embedder = make_embedder(settings)
+    cache = make_cache(settings)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, disable=quiet, transient=True) as bar:
+        task = bar.add_task("loading sources", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        try:
+            return build_version(source, store, embedder, cache, build_options(settings), progress)
+        finally:
+            cache.close()
+
+
+@kb_app.command("build")
+def kb_build(
+    source: Annotated[Path | None, typer.Option(help="Source directory (faq/, past_questions/, products/).")] = None,
+) -> None:
+    """Build a new version from the sources and make it live (the old one keeps serving on error)."""
+    settings = settings_or_exit()
+    store = make_store(settings)
+    try:
+        manifest = _build(settings, source or settings.kb_source_dir, store)
+    except SourceError as err:
+        err_console.print(f"[red]Build failed: {err}[/red]")
+        live = store.current()
+        err_console.print(f"The live version is unchanged: {live or 'none yet'}.")
+        raise typer.Exit(1) from None
+    for warning in manifest.warnings:
+        err_console.print(f"[yellow]warning: {warning}[/yellow]")
+    counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in manifest.counts.items())
+    console.print(f"Built version {manifest.version} in {manifest.build_seconds:.1f}s: {counts}.")
+    console.print(f"Embedded {manifest.embedded:,} new texts; the rest came from the cache. It is live now.")
+
+
+@kb_app.command("status")
+def kb_status() -> None:
+    """The live version: counts, sources, age, thresholds."""
+    settings = settings_or_exit()
+    store = make_store(settings)
+    current = store.current()
+    if current is None:
+        console.print(f"No knowledge base built yet in {store.root}. Run `storebot kb build`.")
+        raise typer.Exit(1)
+    manifest = Manifest.read(store.path(current))
+    age = datetime.now(UTC) - datetime.fromisoformat(manifest.built_at)
+    ago = _age(age.total_seconds())
+    console.print(f"Live version: [bold]{manifest.version}[/bold] (built {manifest.built_at}, {ago} ago)")
+    console.print(f"Embedding model: {manifest.embedding_model} ({manifest.dims} dims)")
+    console.print("Counts: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in manifest.counts.items()))
+    console.print("Confidence thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in manifest.thresholds.items()))
+    table = Table("source", "kind", "records", "sha256")
+    for src in manifest.sources:
+        table.add_row(src["path"], src["kind"], str(src["records"]), src["sha256"][:12])
+    console.print(table)
+    console.print(f"Versions kept: {', '.join(store.versions())}")
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@kb_app.command("search")
+def kb_search(
+    question: str,
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+) -> None:
+    """Ranked passages for a question, with scores and sources."""
+    settings = settings_or_exit()
+    handle = IndexHandle(make_store(settings))
+    handle.refresh()
+    retriever = HybridRetriever(handle, make_embedder(settings))
+    for rank, p in enumerate(retriever.search(question, k), start=1):
+        flag = "confident" if p.confident else "below threshold"
+        console.print(f"[bold]{rank}. {p.title}[/bold]  ({p.source})", highlight=False)
+        console.print(f"   score {p.score:.3f}, similarity {p.similarity:.3f}, {flag}", highlight=False)
+        text = p.text if len(p.text) <= 240 else p.text[:237] + "..."
+        console.print("   " + text.replace("\n", " "), highlight=False, markup=False)
+
+
+@kb_app.command("rollback")
+def kb_rollback() -> None:
+    """Make the version built before the live one live again."""
+    store = make_store(settings_or_exit())
+    try:
+        version = store.rollback()
+    except LookupError as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Rolled back: {version} is live.")
+
+
+def _eval_on(settings: Settings, staged: Path, work: Path) -> HybridRetriever:
+    store = VersionStore(work / "kb")
+    _build(settings, staged, store, quiet=True)
+    handle = IndexHandle(store)
+    handle.refresh()
+    return HybridRetriever(handle, make_embedder(settings))
+
+
+def _print_figures(title: str, figures: dict[str, float]) -> None:
+    table = Table(title=title)
+    for name in figures:
+        table.add_column(name)
+    table.add_row(*(f"{v:.3f}" if v < 100 else f"{v:.0f}" for v in figures.values()))
+    console.print(table)
+
+
+@eval_app.command("store-faq")
+def eval_store_faq(
+    data: Annotated[Path, typer.Option(help="faq.csv, history.csv, queries.csv.")] = EVAL_DATA / "store-faq",
+) -> None:
+    """hit@1/hit@5/MRR@10 and answered/declined shares, without and with past questions."""
+    settings = settings_or_exit()
+    for with_history in (False, True):
+        with tempfile.TemporaryDirectory() as work:
+            staged = stage_store_faq(data, Path(work) / "src", with_history)
+            retriever = _eval_on(settings, staged, Path(work))
+            _print_figures(f"store-faq, {'with' if with_history else 'without'} history",
+                           evaluate_store_faq(retriever.search, data))
+
+
+@eval_app.command("product-qa")
+def eval_product_qa(
+    data: Annotated[Path, typer.Option(help="Folder with passages.jsonl, queries.jsonl.")] = EVAL_DATA / "product-qa",
+) -> None:
+    """hit@1/hit@5/MRR@10 and product@1 over the whole catalogue."""
+    settings = settings_or_exit()
+    with tempfile.TemporaryDirectory() as work:
+        staged = stage_product_qa(data, Path(work) / "src")
+        retriever = _eval_on(settings, staged, Path(work))
+        _print_figures("product-qa", evaluate_product_qa(retriever.search, data))

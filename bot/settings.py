@@ -1,0 +1,66 @@
+"""Settings from environment variables and `.env` (every one is listed in .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_STORE = Path(__file__).resolve().parent.parent / "knowledge" / "demo_store"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # The store
+    store_name: str = "Northwind Outfitters"
+    store_greeting: str = "Hi! I'm the store assistant. Ask me about orders, shipping, returns or our products."
+
+    # Knowledge base
+    kb_source_dir: Path = DEMO_STORE
+    kb_data_dir: Path = Path("data/kb")
+    kb_keep_versions: int = Field(5, ge=1, le=100)
+    kb_max_file_mb: float = Field(50, gt=0)
+    kb_decline_share: float = Field(0.9, gt=0, lt=1)
+    kb_faq_threshold: float = Field(0.6, ge=-1, le=1)
+    kb_product_threshold: float = Field(0.45, ge=-1, le=1)
+    kb_catalog_text_fields: str = "text,description,body,content,details,features"
+    embed_model: str = "bundled"  # "bundled", a local model directory, or "openai:<model>"
+
+    # Answers
+    answer_mode: Literal["extractive", "llm"] = "extractive"
+    openai_api_key: str = ""
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = Field(8.0, gt=0)
+
+    # Conversation state (Redis)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    memory_turns: int = Field(10, ge=1, le=200)
+    memory_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    rate_limit_per_minute: int = Field(20, ge=1)
+    dedupe_ttl_s: int = Field(600, ge=1)
+
+    @field_validator("embed_model")
+    @classmethod
+    def _known_embed_model(cls, value: str) -> str:
+        if value != "bundled" and not value.startswith("openai:") and not Path(value).is_dir():
+            raise ValueError("use 'bundled', 'openai:<model>' or an existing model directory")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; an invalid one raises SettingsError naming its variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else e["msg"] for e in err.errors()
+        )
+        raise SettingsError(f"invalid setting {problems}") from None

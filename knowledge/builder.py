@@ -1,0 +1,88 @@
+"""`kb build`: sources → nodes → cached embeddings → hybrid index → a new published version.
+
+Everything is written to a staging directory first; any failure discards it and leaves the
+live version untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from knowledge.calibration import calibrate_faq_threshold
+from knowledge.embedding import Embedder, EmbeddingCache
+from knowledge.hybrid import HybridIndex
+from knowledge.loader import LoadOptions, load_sources
+from knowledge.nodes import build_nodes
+from knowledge.versions import Manifest, VersionStore
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    load: LoadOptions = field(default_factory=LoadOptions)
+    decline_share: float = 0.9  # share of uncovered questions the calibrated threshold declines
+    faq_threshold: float = 0.6  # used when there are too few past questions to calibrate
+    product_threshold: float = 0.45
+
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def build_version(
+    source_dir: Path,
+    store: VersionStore,
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    options: BuildOptions = BuildOptions(),
+    progress: Progress | None = None,
+) -> Manifest:
+    started = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    sources = load_sources(source_dir, options.load)
+    nodes, keys = build_nodes(sources)
+    done = 0
+
+    def embedded(count: int) -> None:
+        nonlocal done
+        done += count
+        report("embedding", done, len(keys))
+
+    vectors, computed = cache.embed(embedder, [k.text for k in keys], embedded)
+    report("indexing", 0, 1)
+    index = HybridIndex.build(nodes, keys, vectors)
+    thresholds = {
+        "faq": calibrate_faq_threshold(keys, vectors, options.decline_share, options.faq_threshold),
+        "product": options.product_threshold,
+    }
+    version = store.new_version_id()
+    staging = store.staging_dir(version)
+    try:
+        index.save(staging)
+        manifest = Manifest(
+            version=version,
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            build_seconds=round(time.perf_counter() - started, 3),
+            embedding_model=embedder.model_id,
+            dims=embedder.dims,
+            counts={
+                "faq_entries": len(sources.faqs),
+                "past_questions": len(sources.past_questions),
+                "product_docs": len(sources.products),
+                "nodes": len(nodes),
+                "search_keys": len(keys),
+            },
+            sources=[asdict(f) for f in sources.files],
+            thresholds=thresholds,
+            embedded=computed,
+            warnings=list(sources.warnings),
+        )
+        manifest.write(staging)
+        store.publish(staging, version)
+    except BaseException:
+        store.discard(staging)
+        raise
+    report("done", 1, 1)
+    return manifest

@@ -1,0 +1,54 @@
+"""The live index of a running process, swapped atomically when a new version is published."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from knowledge.hybrid import HybridIndex
+from knowledge.versions import Manifest, VersionStore
+
+
+class NoIndexError(RuntimeError):
+    """No version has been built yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveIndex:
+    manifest: Manifest
+    index: HybridIndex
+
+    @classmethod
+    def load(cls, store: VersionStore, version: str) -> LiveIndex:
+        path = store.path(version)
+        return cls(Manifest.read(path), HybridIndex.load(path))
+
+
+class IndexHandle:
+    """Holds the live index. Readers take `live` once per question, so a swap never changes the
+    index under a question in flight: it finishes on the version it started with."""
+
+    def __init__(self, store: VersionStore) -> None:
+        self.store = store
+        self._live: LiveIndex | None = None
+        self._loading = threading.Lock()
+
+    @property
+    def live(self) -> LiveIndex:
+        live = self._live
+        if live is None:
+            raise NoIndexError(f"no knowledge base version in {self.store.root}; run `storebot kb build`")
+        return live
+
+    @property
+    def version(self) -> str | None:
+        return self._live.manifest.version if self._live else None
+
+    def refresh(self) -> bool:
+        """Load the store's current version if it differs from the live one; True if swapped."""
+        with self._loading:
+            current = self.store.current()
+            if current is None or current == self.version:
+                return False
+            self._live = LiveIndex.load(self.store, current)
+            return True

@@ -1,0 +1,73 @@
+"""Shared fixtures: the real bundled embedding model and tiny knowledge bases on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+TINY_FAQ = """id,question,answer,alternates
+shipping_cost,How much does shipping cost?,"Shipping is free over €60; otherwise €4.90.",delivery fees|is shipping free
+return_policy,Can I return an item?,"Yes, within 30 days of delivery, unworn and with tags.",how do returns work|refund
+payment_methods,Which payment methods do you accept?,"Visa, Mastercard, PayPal and Klarna.",can I pay with paypal
+"""
+TINY_PAST = """question,faq_id
+how much is delivery to germany,shipping_cost
+i want to send my boots back,return_policy
+do u take apple pay,payment_methods
+"""
+TINY_PRODUCT = """---
+sku: TENT-2P
+title: Summit Pro 2-person tent
+price: "349.00"
+url: https://shop.example/p/tent-2p
+---
+# Summit Pro 2-person tent
+
+A freestanding four-season tent weighing 2.1 kg, with aluminium poles and a 20,000 mm waterproof fly.
+"""
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def tiny_source(tmp_path: Path) -> Path:
+    return write_tree(tmp_path / "source", {
+        "faq/faq.csv": TINY_FAQ,
+        "past_questions/past.csv": TINY_PAST,
+        "products/tent.md": TINY_PRODUCT,
+    })
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def embedding_cache(tmp_path: Path) -> EmbeddingCache:
+    cache = EmbeddingCache(tmp_path / "embeddings.sqlite")
+    yield cache  # type: ignore[misc]
+    cache.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.fail("REDIS_URL is not set: run the tests with `make test`, which starts a throwaway redis-server")
+    return url

@@ -1,0 +1,68 @@
+"""The `storebot kb` commands, end to end through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tests.conftest import write_tree
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def kb_env(tiny_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KB_SOURCE_DIR", str(tiny_source))
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "kb"))
+    monkeypatch.chdir(tmp_path)
+    return tiny_source
+
+
+def test_build_status_search_rollback(kb_env: Path, tmp_path: Path) -> None:
+    built = runner.invoke(app, ["kb", "build"])
+    assert built.exit_code == 0, built.output
+    assert "3 faq entries" in built.output and "It is live now" in built.output
+    first = (tmp_path / "kb" / "CURRENT").read_text().strip()
+
+    status = runner.invoke(app, ["kb", "status"])
+    assert status.exit_code == 0 and first in status.output and "faq/faq.csv" in status.output
+
+    found = runner.invoke(app, ["kb", "search", "is shipping free?", "-k", "2"])
+    assert found.exit_code == 0 and "How much does shipping cost?" in found.output
+    assert "faq/faq.csv:2" in found.output
+
+    assert runner.invoke(app, ["kb", "build"]).exit_code == 0
+    rolled = runner.invoke(app, ["kb", "rollback"])
+    assert rolled.exit_code == 0 and first in rolled.output
+    assert (tmp_path / "kb" / "CURRENT").read_text().strip() == first
+
+
+def test_bad_source_fails_naming_file_and_line_and_keeps_the_live_version(kb_env: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["kb", "build"]).exit_code == 0
+    live = (tmp_path / "kb" / "CURRENT").read_text().strip()
+    write_tree(kb_env, {"past_questions/more.csv": "question,faq_id\nwhere is my parcel,track_order\n"})
+    failed = runner.invoke(app, ["kb", "build"])
+    assert failed.exit_code == 1
+    assert "past_questions/more.csv:2: unknown FAQ id 'track_order'" in failed.output
+    assert f"The live version is unchanged: {live}" in failed.output
+    assert (tmp_path / "kb" / "CURRENT").read_text().strip() == live
+
+
+def test_unknown_file_type_is_a_warning(kb_env: Path) -> None:
+    write_tree(kb_env, {"products/photo.png": b"\x89PNG\r\n"})
+    built = runner.invoke(app, ["kb", "build"])
+    assert built.exit_code == 0 and "products/photo.png: skipped, unknown file type" in built.output
+
+
+def test_status_before_any_build(kb_env: Path) -> None:
+    result = runner.invoke(app, ["kb", "status"])
+    assert result.exit_code == 1 and "storebot kb build" in result.output
+
+
+def test_bad_setting_fails_at_start_naming_the_variable(kb_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_KEEP_VERSIONS", "zero")
+    result = runner.invoke(app, ["kb", "status"])
+    assert result.exit_code == 2 and "KB_KEEP_VERSIONS" in result.output
