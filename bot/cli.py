@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
-import typer
+import asyncio
+import logging
+from importlib.metadata import entry_points
 
-from bot.cli_kb import eval_app, kb_app
+import typer
+from rich.console import Console
+
+from bot.cli_kb import eval_app, kb_app, settings_or_exit
+from bot.settings import Settings
+from bot.types import Adapter
+from bot.wiring import running_engine
+from knowledge.live import NoIndexError
 
 app = typer.Typer(help="storebot: a chat bot for online stores.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def load_adapter(name: str, settings: Settings) -> Adapter:
+    """Adapters register under the `storebot.adapters` entry point group; the core never imports them."""
+    found = {ep.name: ep for ep in entry_points(group="storebot.adapters")}
+    if name not in found:
+        raise typer.BadParameter(f"unknown adapter {name!r}; installed: {', '.join(sorted(found)) or 'none'}")
+    adapter: Adapter = found[name].load()(settings)
+    return adapter
+
+
+@app.command()
+def chat() -> None:
+    """Chat with the bot in the terminal (uses Redis when reachable, in-process memory otherwise)."""
+    logging.basicConfig(level=logging.WARNING)
+    settings = settings_or_exit()
+    asyncio.run(_chat(settings))
+
+
+async def _chat(settings: Settings) -> None:
+    adapter = load_adapter("console", settings)
+    async with running_engine(settings, allow_local_state=True) as running:
+        if running.notice:
+            err_console.print(f"[yellow]Notice: {running.notice}[/yellow]")
+        if running.handle.version is None:
+            err_console.print("[red]No knowledge base built yet: run `storebot kb build` first.[/red]")
+            raise typer.Exit(1)
+        try:
+            await adapter.run(running.engine)
+        except NoIndexError as err:
+            err_console.print(f"[red]{err}[/red]")
+            raise typer.Exit(1) from None
+
 
 if __name__ == "__main__":
     app()

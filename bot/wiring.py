@@ -1,14 +1,28 @@
-"""Builds the knowledge components a process needs from its settings."""
+"""Builds what a process needs from its settings: knowledge components and the wired engine."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.answer_extractive import ExtractiveAnswerer
+from bot.engine import Engine, StoreInfo
+from bot.local_state import LocalState
 from bot.settings import Settings
+from bot.state import RedisState
+from bot.types import Answerer, ConversationState
 from knowledge.builder import BuildOptions
 from knowledge.embedding import BUNDLED_MODEL, Embedder, EmbeddingCache, OpenAIEmbedder, SentenceTransformerEmbedder
+from knowledge.live import IndexHandle
 from knowledge.loader import LoadOptions
 from knowledge.product_loader import CatalogFields
+from knowledge.retrieval import HybridRetriever
 from knowledge.versions import VersionStore
 
 
@@ -40,3 +54,48 @@ def build_options(settings: Settings) -> BuildOptions:
         faq_threshold=settings.kb_faq_threshold,
         product_threshold=settings.kb_product_threshold,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RunningEngine:
+    engine: Engine
+    handle: IndexHandle
+    notice: str | None  # shown to the person running it (e.g. memory is in-process only)
+
+
+@asynccontextmanager
+async def running_engine(settings: Settings, allow_local_state: bool = False) -> AsyncIterator[RunningEngine]:
+    """The engine wired from settings: live index, answerer, Redis state (or, for the demo only,
+    in-process state with a notice when Redis cannot be reached)."""
+    handle = IndexHandle(make_store(settings))
+    await asyncio.to_thread(handle.refresh)
+    embedder = await asyncio.to_thread(make_embedder, settings)
+    retriever = HybridRetriever(handle, embedder)
+    answerer: Answerer = ExtractiveAnswerer(retriever)
+    if settings.answer_mode == "llm":
+        from openai import AsyncOpenAI
+
+        from bot.answer_llm import OpenAIAnswerer
+
+        client = AsyncOpenAI(api_key=settings.openai_api_key or "unset", base_url=settings.openai_base_url,
+                             max_retries=1)
+        answerer = OpenAIAnswerer(client, settings.llm_model, retriever, answerer, settings.llm_timeout_s,
+                                  settings.store_name)
+    redis = Redis.from_url(settings.redis_url)
+    notice = None
+    state: ConversationState
+    try:
+        await redis.ping()
+        state = RedisState(redis, settings.memory_turns, settings.memory_ttl_s, settings.rate_limit_per_minute,
+                           settings.dedupe_ttl_s)
+    except (RedisError, OSError) as err:
+        if not allow_local_state:
+            await redis.aclose()
+            raise
+        notice = f"Redis at {settings.redis_url} is not reachable ({err}); memory is kept in this process only."
+        state = LocalState(settings.memory_turns, settings.rate_limit_per_minute)
+    try:
+        yield RunningEngine(Engine(state, answerer, StoreInfo(settings.store_name, settings.store_greeting)),
+                            handle, notice)
+    finally:
+        await redis.aclose()

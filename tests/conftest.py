@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.versions import VersionStore
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -71,3 +72,13 @@ def redis_url() -> str:
     if not url:
         pytest.fail("REDIS_URL is not set: run the tests with `make test`, which starts a throwaway redis-server")
     return url
+
+
+@pytest.fixture
+def built_store(tiny_source: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder,
+                embedding_cache: EmbeddingCache) -> VersionStore:
+    from knowledge.builder import BuildOptions, build_version
+
+    store = VersionStore(tmp_path / "kb")
+    build_version(tiny_source, store, embedder, embedding_cache, BuildOptions(faq_threshold=0.5))
+    return store

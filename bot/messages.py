@@ -1,0 +1,41 @@
+"""What the bot says on its own (commands, notices), and how raw text is made safe to process."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_QUESTION_CHARS = 2000
+
+EMPTY = "I didn't catch a question there. Ask me about orders, shipping, returns or our products."
+TOO_LONG = ("That's a long message! Could you ask your question in a sentence or two "
+            f"(under {MAX_QUESTION_CHARS:,} characters)? I'll answer right away.")
+NO_WORDS = "I can only read text questions. What would you like to know about our shop or products?"
+RATE_LIMITED = "You're sending messages faster than I can answer. Please wait a minute and ask again."
+RESET = "Done: I've forgotten this conversation. What can I help you with?"
+FORGOTTEN = "Done: I've erased everything I had stored about you."
+NO_SOURCES = "There's no earlier answer with sources in this conversation yet."
+UNKNOWN_COMMAND = "I don't know that command. Try /help."
+
+_ANSI_ESCAPE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean(text: str) -> str:
+    """Normalised text with control and bidi-override characters removed."""
+    return _CONTROL.sub("", _ANSI_ESCAPE.sub("", unicodedata.normalize("NFKC", text))).strip()
+
+
+def has_words(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+def help_text(store_name: str, greeting: str) -> str:
+    return (
+        f"{greeting}\n\n"
+        f"I answer from {store_name}'s help pages and product descriptions, and show where each answer comes from.\n"
+        "/help – this message\n"
+        "/sources – where my last answer came from\n"
+        "/reset – start this conversation afresh\n"
+        "/forget – erase everything I have stored about you"
+    )

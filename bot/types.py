@@ -1,0 +1,83 @@
+"""Neutral types at the boundary between adapters and the core."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from knowledge.retrieval import Passage
+
+Role = Literal["shopper", "bot"]
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    platform: str  # "telegram" | "slack" | "console"
+    conversation_id: str  # chat id, or channel:thread_ts; opaque to the core
+    user_id: str
+    text: str
+    event_id: str | None = None  # platform delivery id, for dedupe
+    is_direct: bool = True
+    is_staff: bool = False  # decided by the adapter from configuration, never by text
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    source_id: str  # node id
+    title: str
+    url: str = ""
+    source: str = ""  # file:line
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    citations: tuple[Citation, ...] = ()
+    confident: bool = True  # False: the bot declined and offers a human
+    mode: str = "extractive"  # which answerer produced it ("extractive", "llm", "command", "notice")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: Role
+    text: str
+    citations: tuple[Citation, ...] = ()
+
+
+class Answerer(Protocol):
+    async def answer(self, question: str, history: tuple[Turn, ...]) -> Reply: ...
+
+
+class PassageSearch(Protocol):
+    async def asearch(self, query: str, top_k: int = 5) -> list[Passage]: ...
+
+
+def citation_of(passage: Passage) -> Citation:
+    return Citation(passage.node_id, passage.title, passage.url, passage.source)
+
+
+class ConversationState(Protocol):
+    """Dedupe, ordering, rate limits and memory; RedisState in production."""
+
+    @property
+    def rate_limit(self) -> int: ...
+    async def first_delivery(self, platform: str, event_id: str) -> bool: ...
+    def conversation_lock(self, platform: str, conversation: str) -> AbstractAsyncContextManager[None]: ...
+    async def rate(self, platform: str, user: str) -> int: ...
+    async def load(self, platform: str, conversation: str) -> tuple[Turn, ...]: ...
+    async def append(self, platform: str, conversation: str, user: str, *turns: Turn) -> None: ...
+    async def clear(self, platform: str, conversation: str) -> None: ...
+    async def forget_user(self, platform: str, user: str) -> int: ...
+
+
+class MessageHandler(Protocol):
+    async def handle(self, msg: IncomingMessage) -> Reply | None: ...
+
+
+class Adapter(Protocol):
+    """A platform adapter: turns platform events into IncomingMessages and Replies back."""
+
+    async def run(self, handler: MessageHandler) -> None: ...
+
+
