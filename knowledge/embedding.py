@@ -72,7 +72,7 @@ def _bundled_path() -> str:
 class OpenAIEmbedder:
     """OpenAI (or compatible) embeddings endpoint, for stores that prefer an API model."""
 
-    def __init__(self, model: str, api_key: str, base_url: str | None = None, dims: int = 1536):
+    def __init__(self, model: str, api_key: str, base_url: str | None = None, dims: int | None = None):
         from openai import OpenAI
 
         self._client = OpenAI(api_key=api_key, base_url=base_url)
@@ -85,6 +85,9 @@ class OpenAIEmbedder:
 
     @property
     def dims(self) -> int:
+        if self._dims is None:  # models differ; learn it from the endpoint once
+            self.embed(["dimension probe"])
+        assert self._dims is not None
         return self._dims
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -92,7 +95,8 @@ class OpenAIEmbedder:
         for start in range(0, len(texts), 512):
             response = self._client.embeddings.create(model=self._model, input=list(texts[start:start + 512]))
             rows.extend(item.embedding for item in response.data)
-        vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), self._dims)
+        vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+        self._dims = vectors.shape[1]
         return _normalized(vectors)
 
 
