@@ -24,7 +24,13 @@ from llama_index.core.schema import TextNode
 from bench.anchor import run_product_qa_anchor, run_store_faq_anchor
 from knowledge.builder import build_version
 from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.evaluation import evaluate_product_qa, evaluate_store_faq, stage_product_qa, stage_store_faq
+from knowledge.evaluation import (
+    evaluate_product_qa,
+    evaluate_store_faq,
+    rank_figures,
+    stage_product_qa,
+    stage_store_faq,
+)
 from knowledge.hybrid import HybridIndex
 from knowledge.live import IndexHandle
 from knowledge.nodes import SearchKey
@@ -59,10 +65,9 @@ def store_faq(eval_dir: Path, embedder: SentenceTransformerEmbedder, tmp: Path) 
     anchor = run_store_faq_anchor(data, [q["query"] for q in covered])
     ranks = [ids.index(q["expected_id"]) if q["expected_id"] in ids else None
              for ids, q in zip(anchor.ids_per_query, covered, strict=True)]
-    hit1 = sum(r == 0 for r in ranks) / len(ranks)
-    hit5 = sum(r is not None and r < 5 for r in ranks) / len(ranks)
-    mrr = sum(1 / (r + 1) for r in ranks if r is not None) / len(ranks)
-    rows.append(f"| anchor: LlamaIndex VectorStoreIndex defaults | {hit1:.3f} | {hit5:.3f} | {mrr:.3f} "
+    a = rank_figures(ranks)
+    rows.append(f"| anchor: LlamaIndex VectorStoreIndex defaults | {a['hit@1']:.3f} | {a['hit@5']:.3f} "
+                f"| {a['mrr@10']:.3f} "
                 f"| – | – | – (no threshold) | – | {statistics.median(anchor.query_ms):.1f} |")
     for with_history in (False, True):
         source = stage_store_faq(data, tmp / f"faq-src-{with_history}", with_history)
@@ -82,13 +87,11 @@ def product_qa(eval_dir: Path, embedder: SentenceTransformerEmbedder, tmp: Path)
     queries = [json.loads(line) for line in (data / "queries.jsonl").open(encoding="utf-8")]
     texts = {r["id"]: r["text"] for r in map(json.loads, (data / "passages.jsonl").open(encoding="utf-8"))}
     anchor = run_product_qa_anchor(data, [f"{q['title']}: {q['question']}" for q in queries])
-    ranks = []
+    ranks: list[int | None] = []
     for got, q in zip(anchor.texts_per_query, queries, strict=True):
         hits = [any(texts[r] in t for r in q["relevant"]) for t in got]
         ranks.append(hits.index(True) if True in hits else None)
-    a_hit1 = sum(r == 0 for r in ranks) / len(ranks)
-    a_hit5 = sum(r is not None and r < 5 for r in ranks) / len(ranks)
-    a_mrr = sum(1 / (r + 1) for r in ranks if r is not None) / len(ranks)
+    a = rank_figures(ranks)
 
     cache = EmbeddingCache(tmp / "pqa-cache.sqlite")
     source = stage_product_qa(data, tmp / "pqa-src")
@@ -104,7 +107,7 @@ def product_qa(eval_dir: Path, embedder: SentenceTransformerEmbedder, tmp: Path)
         "| product-qa (405 questions, 4,922 passages) | hit@1 | hit@5 | MRR@10 | product@1 | query p50 ms "
         "| query p99 ms | ingest docs/s |",
         "|---|---|---|---|---|---|---|---|",
-        f"| anchor: LlamaIndex VectorStoreIndex defaults | {a_hit1:.3f} | {a_hit5:.3f} | {a_mrr:.3f} | – "
+        f"| anchor: LlamaIndex VectorStoreIndex defaults | {a['hit@1']:.3f} | {a['hit@5']:.3f} | {a['mrr@10']:.3f} | – "
         f"| {statistics.median(anchor.query_ms):.1f} | {_pct(anchor.query_ms, 99):.1f} "
         f"| {anchor.ingest_docs_per_s:.0f} |",
         f"| storebot hybrid (faiss + BM25) | {f['hit@1']:.3f} | {f['hit@5']:.3f} | {f['mrr@10']:.3f} "

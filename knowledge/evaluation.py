@@ -41,7 +41,7 @@ def stage_product_qa(data_dir: Path, target: Path) -> Path:
     return target
 
 
-def _rank_figures(ranks: list[int | None]) -> dict[str, float]:
+def rank_figures(ranks: list[int | None]) -> dict[str, float]:
     """hit@1, hit@5 and MRR@10 from the 0-based rank of the first correct hit (None: not in 10)."""
     n = len(ranks) or 1
     return {
@@ -78,7 +78,7 @@ def evaluate_store_faq(search: Search, data_dir: Path) -> dict[str, float]:
             wrong += 1
     total = len(queries) or 1
     return {
-        **_rank_figures(ranks),
+        **rank_figures(ranks),
         "answered_correctly": correct / total,
         "answered_wrongly": wrong / total,
         "declined": declined / total,
@@ -104,7 +104,7 @@ def evaluate_product_qa(search: Search, data_dir: Path) -> dict[str, float]:
         ranks.append(hits.index(True) if True in hits else None)
         right_product += bool(passages) and passages[0].metadata.get("asin") == q["asin"]
     return {
-        **_rank_figures(ranks),
+        **rank_figures(ranks),
         "product@1": right_product / (len(queries) or 1),
         "p50_ms": statistics.median(latencies),
         "questions": float(len(queries)),

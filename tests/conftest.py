@@ -54,6 +54,15 @@ def tiny_source(tmp_path: Path) -> Path:
     })
 
 
+@pytest.fixture
+def kb_env(tiny_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings pointing the CLI at the tiny source and a fresh data directory."""
+    monkeypatch.setenv("KB_SOURCE_DIR", str(tiny_source))
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "kb"))
+    monkeypatch.chdir(tmp_path)
+    return tiny_source
+
+
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder()

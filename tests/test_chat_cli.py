@@ -13,10 +13,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def built_kb(tiny_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KB_SOURCE_DIR", str(tiny_source))
-    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "kb"))
-    monkeypatch.chdir(tmp_path)
+def built_kb(kb_env: Path) -> None:
     assert runner.invoke(app, ["kb", "build"]).exit_code == 0
 
 

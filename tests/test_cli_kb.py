@@ -13,14 +13,6 @@ from tests.conftest import write_tree
 runner = CliRunner()
 
 
-@pytest.fixture
-def kb_env(tiny_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("KB_SOURCE_DIR", str(tiny_source))
-    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "kb"))
-    monkeypatch.chdir(tmp_path)
-    return tiny_source
-
-
 def test_build_status_search_rollback(kb_env: Path, tmp_path: Path) -> None:
     built = runner.invoke(app, ["kb", "build"])
     assert built.exit_code == 0, built.output
