@@ -287,3 +287,31 @@ async def test_recent_history_is_sent_in_order(served: Served) -> None:
     assert [m["content"] for m in middle] == [t.text for t in kept] == [f"turn {i}" for i in range(2, 8)]
     assert [m["role"] for m in middle] == ["user" if t.role == "shopper" else "assistant" for t in kept]
     assert messages[0]["role"] == "system" and "and to Austria?" in messages[-1]["content"]
+
+
+async def test_llm_mode_wired_from_settings_end_to_end(
+    served: Served, built_store: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ANSWER_MODE=llm with a fine-tuned model: settings → engine on real Redis → stand-in → reply;
+    then a 5xx from the stand-in falls back to the extractive answer."""
+    from bot.settings import load_settings
+    from bot.types import IncomingMessage
+    from bot.wiring import running_engine
+
+    monkeypatch.setenv("ANSWER_MODE", "llm")
+    monkeypatch.setenv("LLM_MODEL", FINE_TUNED)
+    monkeypatch.setenv("OPENAI_BASE_URL", str(served.client.base_url))
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("KB_DATA_DIR", str(built_store.root))
+    conversation = f"llm-e2e-{time.time_ns()}"
+    async with running_engine(load_settings()) as running:
+        assert running.notice is None
+        reply = await running.engine.handle(IncomingMessage("console", conversation, conversation, "delivery cost?"))
+        assert reply is not None and reply.mode == "llm" and reply.text == served.stand_in.content
+        assert served.stand_in.requests[-1]["model"] == FINE_TUNED
+        assert "Shipping is free over €60" in served.stand_in.requests[-1]["messages"][-1]["content"]
+        served.stand_in.mode = "error"
+        fallback = await running.engine.handle(IncomingMessage("console", conversation, conversation, "delivery cost?"))
+        assert fallback is not None and fallback.mode == "extractive"
+        assert fallback.text.startswith("Shipping is free over €60")
