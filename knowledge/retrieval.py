@@ -11,6 +11,7 @@ from typing import Any
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
+from knowledge.batching import QueryBatcher
 from knowledge.embedding import Embedder, Vectors
 from knowledge.hybrid import NodeHit
 from knowledge.live import IndexHandle
@@ -40,20 +41,29 @@ class HybridRetriever(BaseRetriever):
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = query_cache_size
         self._cache_lock = threading.Lock()
+        self._batcher = QueryBatcher(embedder.embed)
 
     def search(self, query: str, top_k: int = 5) -> list[Passage]:
         """CPU-bound (embedding): async callers use `asearch`."""
-        live = self._handle.live
+        return self._search_with(query, self._query_vector(query), top_k)
+
+    async def asearch(self, query: str, top_k: int = 5) -> list[Passage]:
+        """Concurrent callers' new questions are embedded in one batch, off the event loop."""
+        vector = self._cached(query)
+        if vector is None:
+            vector = await self._batcher.embed(query)
+            self._remember(query, vector)
+        return await asyncio.to_thread(self._search_with, query, vector, top_k)
+
+    def _search_with(self, query: str, vector: Vectors, top_k: int) -> list[Passage]:
+        live = self._handle.live  # taken once: a swap mid-question never mixes versions
         if live.manifest.embedding_model != self._embedder.model_id:
             raise RuntimeError(
                 f"index {live.manifest.version} was built with {live.manifest.embedding_model}, "
                 f"but the bot is configured with {self._embedder.model_id}; rebuild or change the setting"
             )
-        hits = live.index.search(query, self._query_vector(query), top_k)
+        hits = live.index.search(query, vector, top_k)
         return [_passage(hit, live.manifest.thresholds) for hit in hits]
-
-    async def asearch(self, query: str, top_k: int = 5) -> list[Passage]:
-        return await asyncio.to_thread(self.search, query, top_k)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         live = self._handle.live
@@ -61,18 +71,25 @@ class HybridRetriever(BaseRetriever):
         return [NodeWithScore(node=hit.node, score=hit.score) for hit in hits]
 
     def _query_vector(self, query: str) -> Vectors:
-        # Shoppers repeat questions; embedding is most of the cost of a search.
+        vector = self._cached(query)
+        if vector is None:
+            vector = self._embedder.embed([query])[0]
+            self._remember(query, vector)
+        return vector
+
+    # Shoppers repeat questions; embedding is most of the cost of a search.
+    def _cached(self, query: str) -> Vectors | None:
         with self._cache_lock:
             cached = self._cache.get(query)
             if cached is not None:
                 self._cache.move_to_end(query)
-                return cached
-        vector: Vectors = self._embedder.embed([query])[0]
+            return cached
+
+    def _remember(self, query: str, vector: Vectors) -> None:
         with self._cache_lock:
             self._cache[query] = vector
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return vector
 
 
 def _passage(hit: NodeHit, thresholds: dict[str, float]) -> Passage:
