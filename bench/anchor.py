@@ -1,6 +1,6 @@
 """Seed-style anchor baseline: stock LlamaIndex VectorStoreIndex + bundled MiniLM, all defaults.
 
-Usage: python bench/anchor.py /work/shared/eval
+Usage: python -m bench.anchor ../shared/eval
 """
 
 from __future__ import annotations
@@ -139,4 +139,4 @@ def main(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/eval"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/eval"))
