@@ -1,0 +1,65 @@
+"""Telegram Update → IncomingMessage, and whether the bot should answer it at all.
+
+Private chats are always answered; in groups only a command, an @mention of the bot or a reply to
+one of its messages is (unless configured to answer everything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Message, MessageEntity, Update
+
+from bot.types import IncomingMessage
+
+NOT_TEXT = "not-text"  # marker text for a message with no text (photo, sticker, voice, location…)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPolicy:
+    bot_username: str  # without "@"
+    bot_id: int
+    answer_all_in_groups: bool = False
+    staff_user_ids: frozenset[int] = frozenset()
+
+
+def to_incoming(update: Update, policy: GroupPolicy) -> IncomingMessage | None:
+    """The neutral message, or None when the bot should stay quiet (a group message not for it)."""
+    message = update.effective_message
+    if message is None or update.effective_chat is None:
+        return None
+    is_direct = update.effective_chat.type == "private"
+    if not is_direct and not policy.answer_all_in_groups and not _addressed_to_bot(message, policy):
+        return None
+    user = update.effective_user
+    text = _strip_mention(message.text, policy.bot_username) if message.text is not None else NOT_TEXT
+    return IncomingMessage(
+        platform="telegram",
+        conversation_id=str(update.effective_chat.id),
+        user_id=str(user.id) if user else str(update.effective_chat.id),
+        text=text,
+        event_id=str(update.update_id),
+        is_direct=is_direct,
+        is_staff=bool(user and user.id in policy.staff_user_ids),
+    )
+
+
+def _addressed_to_bot(message: Message, policy: GroupPolicy) -> bool:
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == policy.bot_id:
+        return True
+    for entity, value in message.parse_entities([MessageEntity.MENTION, MessageEntity.BOT_COMMAND]).items():
+        if entity.type == MessageEntity.MENTION and value.lower() == f"@{policy.bot_username.lower()}":
+            return True
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            target = value.partition("@")[2]
+            if not target or target.lower() == policy.bot_username.lower():
+                return True
+    return False
+
+
+def _strip_mention(text: str, bot_username: str) -> str:
+    mention = f"@{bot_username}"
+    if text.lower().startswith(mention.lower()):
+        return text[len(mention):].lstrip(" ,:")
+    return text.replace(mention, "").strip() if not text.startswith("/") else text
