@@ -53,5 +53,26 @@ async def _chat(settings: Settings) -> None:
             raise typer.Exit(1) from None
 
 
+@app.command()
+def serve(platforms: list[str]) -> None:
+    """Serve shoppers on the named platforms (e.g. `telegram`), all in this process, on Redis."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings_or_exit()
+    try:
+        adapters = [load_adapter(name, settings) for name in platforms]
+    except ValueError as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    asyncio.run(_serve(settings, adapters))
+
+
+async def _serve(settings: Settings, adapters: list[Adapter]) -> None:
+    async with running_engine(settings) as running:
+        if running.handle.version is None:
+            err_console.print("[red]No knowledge base built yet: run `storebot kb build` first.[/red]")
+            raise typer.Exit(1)
+        await asyncio.gather(*(adapter.run(running.engine) for adapter in adapters))
+
+
 if __name__ == "__main__":
     app()

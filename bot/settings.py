@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(20, ge=1)
     dedupe_ttl_s: int = Field(600, ge=1)
 
+    # Telegram
+    telegram_bot_token: str = ""
+    telegram_api_base_url: str = ""  # another Bot API server (e.g. a local one); empty: Telegram's
+    telegram_answer_all_in_groups: bool = False
+
     @field_validator("embed_model")
     @classmethod
     def _known_embed_model(cls, value: str) -> str:

@@ -42,3 +42,9 @@ def test_chat_before_any_build_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     result = runner.invoke(app, ["chat"], input="")
     assert result.exit_code == 1 and "storebot kb build" in result.output
+
+
+def test_serve_telegram_without_a_token_names_the_setting(kb_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    result = runner.invoke(app, ["serve", "telegram"])
+    assert result.exit_code == 2 and "TELEGRAM_BOT_TOKEN" in result.output

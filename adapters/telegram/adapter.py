@@ -1,0 +1,90 @@
+"""The Telegram transport: python-telegram-bot's Application, polling (webhook: a later step).
+
+Thin: converts updates with `convert`, formats replies with `formatting`; all behaviour is the engine's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import BotCommand, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+from adapters.telegram.convert import NOT_TEXT, GroupPolicy, to_incoming
+from adapters.telegram.formatting import to_html_messages
+from bot.settings import Settings
+from bot.types import MessageHandler as CoreHandler
+
+log = logging.getLogger(__name__)
+ONLY_TEXT = "Sorry, I can only read text messages. Please type your question."
+COMMANDS = [
+    BotCommand("help", "What I can do"),
+    BotCommand("sources", "Where my last answer came from"),
+    BotCommand("reset", "Start this conversation afresh"),
+    BotCommand("forget", "Erase everything stored about you"),
+]
+
+
+class TelegramAdapter:
+    def __init__(self, token: str, base_url: str | None = None, answer_all_in_groups: bool = False,
+                 staff_user_ids: frozenset[int] = frozenset()) -> None:
+        builder = ApplicationBuilder().token(token).concurrent_updates(True)
+        if base_url:
+            builder = builder.base_url(base_url)
+        self.application: Application = builder.build()  # type: ignore[type-arg]
+        self._answer_all = answer_all_in_groups
+        self._staff = staff_user_ids
+        self._policy: GroupPolicy | None = None
+        self._core: CoreHandler | None = None
+        self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
+
+    async def start(self, core: CoreHandler) -> None:
+        """Initialise (getMe), register the command menu and start polling."""
+        self._core = core
+        await self.application.initialize()
+        me = self.application.bot
+        self._policy = GroupPolicy(me.username, me.id, self._answer_all, self._staff)
+        await me.set_my_commands(COMMANDS)
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(poll_interval=0.0, timeout=1)
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def run(self, core: CoreHandler) -> None:
+        await self.start(core)
+        try:
+            await asyncio.Event().wait()  # until cancelled (Ctrl-C)
+        finally:
+            await self.stop()
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert self._policy is not None and self._core is not None
+        msg = to_incoming(update, self._policy)
+        chat = update.effective_chat
+        if msg is None or chat is None:
+            return
+        if msg.text == NOT_TEXT:
+            await context.bot.send_message(chat.id, ONLY_TEXT)
+            return
+        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+        reply = await self._core.handle(msg)
+        if reply is None:
+            return
+        for part in to_html_messages(reply):
+            await context.bot.send_message(chat.id, part, parse_mode=ParseMode.HTML,
+                                           disable_web_page_preview=True)
+
+
+def create(settings: Settings) -> TelegramAdapter:
+    if not settings.telegram_bot_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    return TelegramAdapter(settings.telegram_bot_token, settings.telegram_api_base_url or None,
+                           settings.telegram_answer_all_in_groups)

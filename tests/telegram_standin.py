@@ -1,0 +1,97 @@
+"""A local Bot API stand-in (aiohttp) speaking Telegram's wire format, for the real PTB client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {"id": 123, "is_bot": True, "first_name": "Northwind", "username": "NorthwindBot"}
+
+
+class BotApiStandIn:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._updates: list[dict[str, Any]] = []
+        self._new_update = asyncio.Event()
+        self._message_id = 1000
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._dispatch)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/bot"
+
+    async def stop(self) -> None:
+        self._new_update.set()
+        if self._runner:
+            await self._runner.cleanup()
+
+    def push_update(self, update: dict[str, Any]) -> None:
+        self._updates.append(update)
+        self._new_update.set()
+
+    def methods(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        self.calls.append((method, params))
+        result = await getattr(self, f"_{method}", self._true)(params)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _true(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _getMe(self, params: dict[str, Any]) -> Any:
+        return BOT_USER
+
+    async def _getUpdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset") or 0)
+        pending = [u for u in self._updates if u["update_id"] >= offset]
+        if not pending:
+            self._new_update.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_update.wait(), 0.2)
+            pending = [u for u in self._updates if u["update_id"] >= offset]
+        return pending
+
+    async def _sendMessage(self, params: dict[str, Any]) -> Any:
+        self._message_id += 1
+        await self.sent.put(params)
+        return {"message_id": self._message_id, "date": int(time.time()), "from": BOT_USER,
+                "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params["text"]}
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        data: dict[str, Any] = await request.json()
+        return data
+    form = await request.post()
+    out: dict[str, Any] = {}
+    for key, value in form.items():
+        text = value if isinstance(value, str) else ""
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    return out
+
+
+def text_update(update_id: int, chat_id: int, text: str, chat_type: str = "private") -> dict[str, Any]:
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": int(time.time()), "text": text,
+        "chat": {"id": chat_id, "type": chat_type},
+        "from": {"id": chat_id if chat_type == "private" else 555, "is_bot": False, "first_name": "Ana"},
+    }}
