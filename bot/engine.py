@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 from bot import messages
 from bot.condense import condense
+from bot.feedback import FeedbackStore
 from bot.types import Answerer, ConversationState, IncomingMessage, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -22,10 +24,22 @@ class StoreInfo:
 
 
 class Engine:
-    def __init__(self, state: ConversationState, answerer: Answerer, store: StoreInfo) -> None:
+    def __init__(self, state: ConversationState, answerer: Answerer, store: StoreInfo,
+                 feedback: FeedbackStore | None = None) -> None:
         self._state = state
         self._answerer = answerer
         self._store = store
+        self._feedback = feedback
+
+    async def feedback(self, platform: str, conversation: str, user: str, kind: Literal["up", "down", "human"]) -> str:
+        """Records a button press on the last answer; returns the acknowledgement to show."""
+        history = await self._state.load(platform, conversation)
+        if self._feedback is not None:
+            if kind == "human":
+                await self._feedback.request_human(platform, conversation, user, history)
+            else:
+                await self._feedback.rate(platform, conversation, user, kind, history)
+        return messages.HUMAN_REQUESTED if kind == "human" else messages.THANKS
 
     async def handle(self, msg: IncomingMessage) -> Reply | None:
         """The reply to send, or None when nothing should be sent (a duplicate delivery, or a
@@ -53,7 +67,7 @@ class Engine:
         reply = await self._answerer.answer(condense(text, history), history)
         await self._state.append(
             msg.platform, msg.conversation_id, msg.user_id,
-            Turn("shopper", text), Turn("bot", reply.text, reply.citations),
+            Turn("shopper", text), Turn("bot", reply.text, reply.citations, reply.mode),
         )
         return reply
 
@@ -67,6 +81,8 @@ class Engine:
             return _notice(messages.RESET, "command")
         if name == "forget":
             await self._state.forget_user(msg.platform, msg.user_id)
+            if self._feedback is not None:
+                await self._feedback.forget_user(msg.platform, msg.user_id)
             return _notice(messages.FORGOTTEN, "command")
         if name == "sources":
             return await self._sources(msg)

@@ -15,6 +15,8 @@ RATE_LIMITED = "You're sending messages faster than I can answer. Please wait a 
 RESET = "Done: I've forgotten this conversation. What can I help you with?"
 FORGOTTEN = "Done: I've erased everything I had stored about you."
 NO_SOURCES = "There's no earlier answer with sources in this conversation yet."
+THANKS = "Thanks for the feedback!"
+HUMAN_REQUESTED = "Got it: I've asked a person from our team to take a look. They'll reply here."
 UNKNOWN_COMMAND = "I don't know that command. Try /help."
 
 _ANSI_ESCAPE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")

@@ -19,12 +19,14 @@ PREFIX = "storebot"
 
 
 def _turn_json(turn: Turn) -> str:
-    return json.dumps({"role": turn.role, "text": turn.text, "citations": [asdict(c) for c in turn.citations]})
+    return json.dumps({"role": turn.role, "text": turn.text, "citations": [asdict(c) for c in turn.citations],
+                       "mode": turn.mode})
 
 
 def _turn(raw: bytes | str) -> Turn:
     data = json.loads(raw)
-    return Turn(data["role"], data["text"], tuple(Citation(**c) for c in data.get("citations", ())))
+    citations = tuple(Citation(**c) for c in data.get("citations", ()))
+    return Turn(data["role"], data["text"], citations, data.get("mode", ""))
 
 
 class RedisState:

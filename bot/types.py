@@ -43,6 +43,7 @@ class Turn:
     role: Role
     text: str
     citations: tuple[Citation, ...] = ()
+    mode: str = ""  # for bot turns: which answerer produced it
 
 
 class Answerer(Protocol):

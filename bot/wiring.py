@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from bot.answer_extractive import ExtractiveAnswerer
 from bot.engine import Engine, StoreInfo
+from bot.feedback import FeedbackStore
 from bot.local_state import LocalState
 from bot.settings import Settings
 from bot.state import RedisState
@@ -83,11 +84,13 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
                                   settings.store_name)
     redis = Redis.from_url(settings.redis_url)
     notice = None
+    feedback: FeedbackStore | None = None
     state: ConversationState
     try:
         await redis.ping()
         state = RedisState(redis, settings.memory_turns, settings.memory_ttl_s, settings.rate_limit_per_minute,
                            settings.dedupe_ttl_s)
+        feedback = FeedbackStore(redis)
     except (RedisError, OSError) as err:
         if not allow_local_state:
             await redis.aclose()
@@ -95,7 +98,7 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
         notice = f"Redis at {settings.redis_url} is not reachable ({err}); memory is kept in this process only."
         state = LocalState(settings.memory_turns, settings.rate_limit_per_minute)
     try:
-        yield RunningEngine(Engine(state, answerer, StoreInfo(settings.store_name, settings.store_greeting)),
-                            handle, notice)
+        store = StoreInfo(settings.store_name, settings.store_greeting)
+        yield RunningEngine(Engine(state, answerer, store, feedback), handle, notice)
     finally:
         await redis.aclose()

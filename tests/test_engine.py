@@ -169,3 +169,19 @@ async def test_control_characters_are_stripped_before_answering(testbot: TestBot
 async def test_binary_garbage_gets_a_reply_not_an_exception(testbot: TestBot) -> None:
     reply = await testbot.ask(bytes(range(256)).decode("latin-1") * 3)
     assert reply.text in (DECLINE, messages.NO_WORDS) and not reply.citations
+
+
+async def test_forget_also_erases_the_users_feedback(redis: Redis, retriever: HybridRetriever) -> None:
+    from bot.feedback import FEEDBACK_STREAM, FeedbackStore
+
+    state = RedisState(redis, memory_turns=10, memory_ttl_s=3600, rate_per_minute=100, dedupe_ttl_s=600)
+    bot = TestBot(Engine(state, ExtractiveAnswerer(retriever), StoreInfo("Shop", "Hi"), FeedbackStore(redis)))
+    await bot.ask("shipping cost?")
+    assert await bot.engine.feedback(bot.platform, bot.conversation, bot.user, "up") == messages.THANKS
+
+    async def mine() -> list[object]:
+        return [f for _, f in await redis.xrange(FEEDBACK_STREAM) if f[b"user"] == bot.user.encode()]
+
+    assert len(await mine()) == 1
+    await bot.ask("/forget")
+    assert await mine() == []

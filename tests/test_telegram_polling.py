@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from adapters.telegram.adapter import ONLY_TEXT, TelegramAdapter
 from bot.answer_extractive import ExtractiveAnswerer
 from bot.engine import Engine, StoreInfo
+from bot.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
 from bot.state import RedisState
 from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.live import IndexHandle
@@ -31,7 +32,7 @@ async def telegram(
     handle = IndexHandle(built_store)
     handle.refresh()
     engine = Engine(RedisState(redis, 10, 3600, 100, 600), ExtractiveAnswerer(HybridRetriever(handle, embedder)),
-                    StoreInfo("Test Shop", "Hello!"))
+                    StoreInfo("Test Shop", "Hello!"), FeedbackStore(redis))
     adapter = TelegramAdapter("123:TEST", base_url=stand_in.base_url)
     await adapter.start(engine)
     try:
@@ -73,3 +74,52 @@ async def test_group_chatter_is_ignored_and_non_text_gets_a_polite_reply(telegra
     sent = await _next_sent(telegram)
     assert sent["chat_id"] == 4242 and sent["text"] == ONLY_TEXT
     assert all(p.get("chat_id") != -777 for name, p in telegram.calls if name == "sendMessage")
+
+
+def _button_press(update_id: int, chat: int, data: str) -> dict[str, object]:
+    user = {"id": chat, "is_bot": False, "first_name": "Ana"}
+    return {"update_id": update_id, "callback_query": {
+        "id": f"cb-{update_id}", "from": user, "chat_instance": "ci", "data": data,
+        "message": {"message_id": 1, "date": 1700000000, "chat": {"id": chat, "type": "private"}, "text": "answer"},
+    }}
+
+
+async def test_feedback_buttons_are_stored_in_redis(telegram: BotApiStandIn, redis_url: str) -> None:
+    chat, update = random.randrange(10**6, 10**7), _fresh_id()
+    telegram.push_update(text_update(update, chat, "how much does delivery cost?"))
+    sent = await _next_sent(telegram)
+    keyboard = sent["reply_markup"]["inline_keyboard"]  # type: ignore[index]
+    assert [b["callback_data"] for b in keyboard[0]] == ["up", "down"] and len(keyboard) == 1
+    telegram.push_update(_button_press(update + 1, chat, "down"))
+    for _ in range(100):
+        if "answerCallbackQuery" in telegram.methods():
+            break
+        await asyncio.sleep(0.05)
+    answered = [p for name, p in telegram.calls if name == "answerCallbackQuery"]
+    assert answered and answered[-1]["text"] == "Thanks for the feedback!"
+    redis = Redis.from_url(redis_url)
+    try:
+        entries = [f for _, f in await redis.xrange(FEEDBACK_STREAM) if f[b"conversation"] == str(chat).encode()]
+    finally:
+        await redis.aclose()
+    assert len(entries) == 1 and entries[0][b"rating"] == b"down" and entries[0][b"mode"] == b"extractive"
+    assert entries[0][b"question"] == b"how much does delivery cost?"
+    assert entries[0][b"answer"].startswith(b"Shipping is free")
+    assert b"faq/faq.csv:2" in entries[0][b"sources"]
+
+
+async def test_declined_answer_offers_a_person_and_records_the_request(telegram: BotApiStandIn, redis_url: str) -> None:
+    chat, update = random.randrange(10**6, 10**7), _fresh_id()
+    telegram.push_update(text_update(update, chat, "what is the capital of mongolia?"))
+    sent = await _next_sent(telegram)
+    keyboard = sent["reply_markup"]["inline_keyboard"]  # type: ignore[index]
+    assert keyboard[1][0]["callback_data"] == "human"
+    telegram.push_update(_button_press(update + 1, chat, "human"))
+    ack = await _next_sent(telegram)
+    assert ack["chat_id"] == chat and "person" in str(ack["text"])
+    redis = Redis.from_url(redis_url)
+    try:
+        entries = [f for _, f in await redis.xrange(HANDOFF_STREAM) if f[b"conversation"] == str(chat).encode()]
+    finally:
+        await redis.aclose()
+    assert len(entries) == 1 and entries[0][b"question"] == b"what is the capital of mongolia?"

@@ -7,17 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Literal
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from adapters.telegram.convert import NOT_TEXT, GroupPolicy, to_incoming
 from adapters.telegram.formatting import to_html_messages
+from bot.engine import Engine
 from bot.settings import Settings
-from bot.types import MessageHandler as CoreHandler
+from bot.types import Reply
 
 log = logging.getLogger(__name__)
+BUTTONS: dict[str, Literal["up", "down", "human"]] = {"up": "up", "down": "down", "human": "human"}
 ONLY_TEXT = "Sorry, I can only read text messages. Please type your question."
 COMMANDS = [
     BotCommand("help", "What I can do"),
@@ -37,10 +47,11 @@ class TelegramAdapter:
         self._answer_all = answer_all_in_groups
         self._staff = staff_user_ids
         self._policy: GroupPolicy | None = None
-        self._core: CoreHandler | None = None
+        self._core: Engine | None = None
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
+        self.application.add_handler(CallbackQueryHandler(self._on_button, pattern=r"^(up|down|human)$"))
 
-    async def start(self, core: CoreHandler) -> None:
+    async def start(self, core: Engine) -> None:
         """Initialise (getMe), register the command menu and start polling."""
         self._core = core
         await self.application.initialize()
@@ -58,7 +69,7 @@ class TelegramAdapter:
             await self.application.stop()
         await self.application.shutdown()
 
-    async def run(self, core: CoreHandler) -> None:
+    async def run(self, core: Engine) -> None:
         await self.start(core)
         try:
             await asyncio.Event().wait()  # until cancelled (Ctrl-C)
@@ -78,9 +89,31 @@ class TelegramAdapter:
         reply = await self._core.handle(msg)
         if reply is None:
             return
-        for part in to_html_messages(reply):
-            await context.bot.send_message(chat.id, part, parse_mode=ParseMode.HTML,
-                                           disable_web_page_preview=True)
+        parts = to_html_messages(reply)
+        for number, part in enumerate(parts, start=1):
+            await context.bot.send_message(chat.id, part, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+                                           reply_markup=_buttons(reply) if number == len(parts) else None)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert self._core is not None
+        query = update.callback_query
+        kind = BUTTONS.get(query.data or "") if query else None
+        if query is None or query.message is None or kind is None:
+            return
+        ack = await self._core.feedback("telegram", str(query.message.chat.id), str(query.from_user.id), kind)
+        await query.answer(ack)
+        if kind == "human":
+            await context.bot.send_message(query.message.chat.id, ack)
+
+
+def _buttons(reply: Reply) -> InlineKeyboardMarkup | None:
+    """👍/👎 under every answer; "Talk to a person" under a declined one."""
+    if reply.mode not in ("extractive", "llm"):
+        return None
+    rows = [[InlineKeyboardButton("👍", callback_data="up"), InlineKeyboardButton("👎", callback_data="down")]]
+    if not reply.confident:
+        rows.append([InlineKeyboardButton("Talk to a person", callback_data="human")])
+    return InlineKeyboardMarkup(rows)
 
 
 def create(settings: Settings) -> TelegramAdapter:
