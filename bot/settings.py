@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     telegram_bot_token: str = ""
     telegram_api_base_url: str = ""  # another Bot API server (e.g. a local one); empty: Telegram's
     telegram_answer_all_in_groups: bool = False
+    telegram_webhook_url: str = ""  # set: webhook mode; empty: polling
+    telegram_webhook_secret: str = ""
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535)
+    telegram_webhook_path: str = "telegram"
 
     @field_validator("embed_model")
     @classmethod

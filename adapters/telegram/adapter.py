@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Literal
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -37,14 +38,24 @@ COMMANDS = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    url: str  # the public URL Telegram posts to
+    secret: str  # checked against X-Telegram-Bot-Api-Secret-Token; a mismatch is refused (403)
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    path: str = "telegram"
+
+
 class TelegramAdapter:
     def __init__(self, token: str, base_url: str | None = None, answer_all_in_groups: bool = False,
-                 staff_user_ids: frozenset[int] = frozenset()) -> None:
+                 staff_user_ids: frozenset[int] = frozenset(), webhook: WebhookConfig | None = None) -> None:
         builder = ApplicationBuilder().token(token).concurrent_updates(True)
         if base_url:
             builder = builder.base_url(base_url)
         self.application: Application = builder.build()  # type: ignore[type-arg]
         self._answer_all = answer_all_in_groups
+        self._webhook = webhook
         self._staff = staff_user_ids
         self._policy: GroupPolicy | None = None
         self._core: Engine | None = None
@@ -52,15 +63,21 @@ class TelegramAdapter:
         self.application.add_handler(CallbackQueryHandler(self._on_button, pattern=r"^(up|down|human)$"))
 
     async def start(self, core: Engine) -> None:
-        """Initialise (getMe), register the command menu and start polling."""
+        """Initialise (getMe), register the command menu, then poll or serve the webhook."""
         self._core = core
         await self.application.initialize()
         me = self.application.bot
         self._policy = GroupPolicy(me.username, me.id, self._answer_all, self._staff)
         await me.set_my_commands(COMMANDS)
         await self.application.start()
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(poll_interval=0.0, timeout=1)
+        updater = self.application.updater
+        assert updater is not None
+        if self._webhook is None:
+            await updater.start_polling(poll_interval=0.0, timeout=10)
+        else:
+            hook = self._webhook
+            await updater.start_webhook(listen=hook.listen, port=hook.port, url_path=hook.path,
+                                        webhook_url=hook.url, secret_token=hook.secret)
 
     async def stop(self) -> None:
         if self.application.updater is not None and self.application.updater.running:
@@ -119,5 +136,12 @@ def _buttons(reply: Reply) -> InlineKeyboardMarkup | None:
 def create(settings: Settings) -> TelegramAdapter:
     if not settings.telegram_bot_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    webhook = None
+    if settings.telegram_webhook_url:
+        if not settings.telegram_webhook_secret:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be set in webhook mode")
+        webhook = WebhookConfig(settings.telegram_webhook_url, settings.telegram_webhook_secret,
+                                settings.telegram_webhook_listen, settings.telegram_webhook_port,
+                                settings.telegram_webhook_path)
     return TelegramAdapter(settings.telegram_bot_token, settings.telegram_api_base_url or None,
-                           settings.telegram_answer_all_in_groups)
+                           settings.telegram_answer_all_in_groups, webhook=webhook)
