@@ -22,6 +22,7 @@ class BotApiStandIn:
         self._message_id = 1000
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.fail_next: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # method → (status, error body)
 
     async def start(self) -> None:
         app = web.Application()
@@ -48,6 +49,10 @@ class BotApiStandIn:
         method = request.match_info["method"]
         params = await _params(request)
         self.calls.append((method, params))
+        failures = self.fail_next.get(method)
+        if failures:
+            status, body = failures.pop(0)
+            return web.json_response({"ok": False, "error_code": status, **body}, status=status)
         result = await getattr(self, f"_{method}", self._true)(params)
         return web.json_response({"ok": True, "result": result})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from bot.answer_extractive import ExtractiveAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
 from bot.state import RedisState
+from bot.types import Citation, Reply, Turn
 from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.live import IndexHandle
 from knowledge.retrieval import HybridRetriever
@@ -123,3 +125,60 @@ async def test_declined_answer_offers_a_person_and_records_the_request(telegram:
     finally:
         await redis.aclose()
     assert len(entries) == 1 and entries[0][b"question"] == b"what is the capital of mongolia?"
+
+
+async def test_a_429_is_retried_after_retry_after(telegram: BotApiStandIn) -> None:
+    telegram.fail_next["sendMessage"] = [
+        (429, {"description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}})]
+    chat = random.randrange(10**6, 10**7)
+    telegram.push_update(text_update(_fresh_id(), chat, "how much does delivery cost?"))
+    sent = await _next_sent(telegram)
+    assert sent["chat_id"] == chat and str(sent["text"]).startswith("Shipping is free")
+    assert [n for n, p in telegram.calls if n == "sendMessage" and p.get("chat_id") == chat] == ["sendMessage"] * 2
+
+
+async def test_edited_message_is_answered_as_the_new_question(telegram: BotApiStandIn) -> None:
+    chat = random.randrange(10**6, 10**7)
+    edited = text_update(_fresh_id(), chat, "can I pay with paypal?")
+    edited["edited_message"] = {**edited.pop("message"), "edit_date": 1700000100}
+    telegram.push_update(edited)
+    sent = await _next_sent(telegram)
+    assert sent["chat_id"] == chat and "PayPal" in str(sent["text"])
+
+
+class _HostileAnswerer:
+    """Answers with knowledge-base text full of markup, longer than one Telegram message."""
+
+    TEXT = "\n\n".join(f"Part {i}: <script>alert(1)</script> Fish & Chips *bold _under [link. " * 12
+                       for i in range(10))
+
+    async def answer(self, question: str, history: tuple[Turn, ...]) -> Reply:
+        return Reply(self.TEXT, (Citation("n1", "Tent <Pro> & more", "https://shop.example/p?a=1&b=2"),))
+
+
+async def test_hostile_and_long_answers_arrive_as_escaped_html_parts(redis_url: str) -> None:
+    from adapters.telegram.formatting import MAX_MESSAGE
+
+    stand_in = BotApiStandIn()
+    await stand_in.start()
+    redis = Redis.from_url(redis_url)
+    engine = Engine(RedisState(redis, 10, 3600, 100, 600), _HostileAnswerer(), StoreInfo("Shop", "Hi"))
+    adapter = TelegramAdapter("123:TEST", base_url=stand_in.base_url)
+    await adapter.start(engine)
+    try:
+        chat = random.randrange(10**6, 10**7)
+        stand_in.push_update(text_update(_fresh_id(), chat, "tell me everything"))
+        parts = [await _next_sent(stand_in)]
+        while "<b>Sources</b>" not in str(parts[-1]["text"]):
+            parts.append(await _next_sent(stand_in))
+    finally:
+        await adapter.stop()
+        await stand_in.stop()
+        await redis.aclose()
+    texts = [str(p["text"]) for p in parts]
+    assert len(texts) >= 2 and all(len(t) <= MAX_MESSAGE for t in texts)
+    assert all("<script>" not in t and "&lt;script&gt;" in t for t in texts[:-1])
+    assert all(re.fullmatch(r"([^<>]|<b>|</b>|<a href=\"[^\"<>]*\">|</a>)*", t) for t in texts)
+    assert all(p["parse_mode"] == "HTML" for p in parts)
+    assert texts[-1].endswith('<a href="https://shop.example/p?a=1&amp;b=2">Tent &lt;Pro&gt; &amp; more</a>')
+    assert "".join(texts).count("Part ") == 10 * 12

@@ -13,6 +13,7 @@ from typing import Literal
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -50,7 +51,9 @@ class WebhookConfig:
 class TelegramAdapter:
     def __init__(self, token: str, base_url: str | None = None, answer_all_in_groups: bool = False,
                  staff_user_ids: frozenset[int] = frozenset(), webhook: WebhookConfig | None = None) -> None:
-        builder = ApplicationBuilder().token(token).concurrent_updates(True)
+        # AIORateLimiter keeps under Telegram's flood limits and retries a 429 after its retry_after.
+        builder = (ApplicationBuilder().token(token).concurrent_updates(True)
+                   .rate_limiter(AIORateLimiter(max_retries=3)))
         if base_url:
             builder = builder.base_url(base_url)
         self.application: Application = builder.build()  # type: ignore[type-arg]
