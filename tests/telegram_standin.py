@@ -17,6 +17,7 @@ class BotApiStandIn:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.sent_at: dict[int, float] = {}  # chat id → time.perf_counter() of its last sendMessage
         self._updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
         self._message_id = 1000
@@ -74,6 +75,7 @@ class BotApiStandIn:
 
     async def _sendMessage(self, params: dict[str, Any]) -> Any:
         self._message_id += 1
+        self.sent_at[int(params["chat_id"])] = time.perf_counter()
         await self.sent.put(params)
         return {"message_id": self._message_id, "date": int(time.time()), "from": BOT_USER,
                 "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params["text"]}

@@ -182,3 +182,18 @@ async def test_hostile_and_long_answers_arrive_as_escaped_html_parts(redis_url: 
     assert all(p["parse_mode"] == "HTML" for p in parts)
     assert texts[-1].endswith('<a href="https://shop.example/p?a=1&amp;b=2">Tent &lt;Pro&gt; &amp; more</a>')
     assert "".join(texts).count("Part ") == 10 * 12
+
+
+async def test_a_server_error_is_logged_not_crashed_on(telegram: BotApiStandIn) -> None:
+    telegram.fail_next["sendMessage"] = [(500, {"description": "Internal Server Error"})]
+    chat = random.randrange(10**6, 10**7)
+    first = _fresh_id()
+    telegram.push_update(text_update(first, chat, "how much does delivery cost?"))
+    for _ in range(200):
+        if "sendMessage" in telegram.methods():
+            break
+        await asyncio.sleep(0.05)
+    assert telegram.fail_next["sendMessage"] == []  # the 500 was served
+    telegram.push_update(text_update(first + 1, chat, "can I pay with paypal?"))
+    sent = await _next_sent(telegram)  # the first answer was lost to the 500; the bot keeps serving
+    assert sent["chat_id"] == chat and "PayPal" in str(sent["text"])

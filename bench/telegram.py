@@ -1,0 +1,125 @@
+"""Telegram through python-telegram-bot and a local Bot API stand-in: update in → sendMessage out.
+
+    REDIS_URL=redis://127.0.0.1:6379/0 python -m bench.telegram [EVAL_DIR]
+
+50 concurrent shoppers, each sending its next question when the previous answer arrived, over the
+product-qa catalogue, polling and webhook; with PTB's flood-limit rate limiter (Telegram allows
+about 30 messages/s per bot) and without it (what the process itself can do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+from redis.asyncio import Redis
+
+from adapters.telegram.adapter import TelegramAdapter, WebhookConfig
+from bot.answer_extractive import ExtractiveAnswerer
+from bot.engine import Engine, StoreInfo
+from bot.state import RedisState
+from knowledge.builder import build_version
+from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.evaluation import stage_product_qa
+from knowledge.live import IndexHandle
+from knowledge.retrieval import HybridRetriever
+from knowledge.versions import VersionStore
+from tests.telegram_standin import BotApiStandIn, text_update
+
+SHOPPERS = 50
+MESSAGES_EACH = 6
+SECRET = "bench-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _run(engine: Engine, questions: list[str], webhook: bool, flood_limits: bool) -> str:
+    stand_in = BotApiStandIn()
+    await stand_in.start()
+    port = _free_port()
+    hook = WebhookConfig("https://bot.example/tg", SECRET, "127.0.0.1", port, "tg") if webhook else None
+    adapter = TelegramAdapter("123:BENCH", base_url=stand_in.base_url, webhook=hook, flood_limits=flood_limits)
+    await adapter.start(engine)
+    latencies: list[float] = []
+    next_id = random.randrange(10**8, 10**9)
+    session = aiohttp.ClientSession()
+
+    async def deliver(update: dict[str, object]) -> None:
+        if webhook:
+            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+            async with session.post(f"http://127.0.0.1:{port}/tg", data=json.dumps(update), headers=headers) as r:
+                r.raise_for_status()
+        else:
+            stand_in.push_update(update)
+
+    async def shopper(number: int) -> None:
+        nonlocal next_id
+        chat = 10_000 + number
+        for i in range(MESSAGES_EACH):
+            next_id += 1
+            question = questions[(number * MESSAGES_EACH + i) % len(questions)] + f" #{next_id}"
+            stand_in.sent_at.pop(chat, None)
+            started = time.perf_counter()
+            await deliver(text_update(next_id, chat, question))
+            while chat not in stand_in.sent_at:  # noqa: ASYNC110 - the stand-in only records; a 2 ms poll is fine here
+                await asyncio.sleep(0.002)
+            latencies.append((stand_in.sent_at[chat] - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(shopper(n) for n in range(SHOPPERS)))
+    rate = len(latencies) / (time.perf_counter() - started)
+    await session.close()
+    await adapter.stop()
+    await stand_in.stop()
+    mode = "webhook" if webhook else "polling"
+    limiter = "with flood limiter" if flood_limits else "no flood limiter"
+    return (f"| {mode}, {limiter} | {rate:.0f} | {np.percentile(latencies, 50):.1f} "
+            f"| {np.percentile(latencies, 99):.1f} |")
+
+
+async def main() -> None:
+    eval_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/eval")
+    data = eval_dir / "product-qa"
+    questions = [f"{q['title']}: {q['question']}" for q in map(json.loads, (data / "queries.jsonl").open())]
+    tmp = Path(tempfile.mkdtemp(prefix="storebot-bench-"))
+    redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    try:
+        embedder = SentenceTransformerEmbedder()
+        store = VersionStore(tmp / "kb")
+        cache = EmbeddingCache(tmp / "cache.sqlite")
+        build_version(stage_product_qa(data, tmp / "src"), store, embedder, cache)
+        cache.close()
+        handle = IndexHandle(store)
+        handle.refresh()
+        rows = []
+        for webhook in (False, True):
+            for flood_limits in (True, False):
+                state = RedisState(redis, 10, 600, 10_000, 600)
+                engine = Engine(state, ExtractiveAnswerer(HybridRetriever(handle, embedder)), StoreInfo("Bench", "Hi"))
+                rows.append(await _run(engine, questions, webhook, flood_limits))
+        print(f"| {SHOPPERS} shoppers × {MESSAGES_EACH} new questions | messages/s | p50 ms | p99 ms |")
+        print("|---|---|---|---|")
+        print("\n".join(rows))
+    finally:
+        async for key in redis.scan_iter(match="storebot:*:telegram:*"):
+            await redis.delete(key)
+        await redis.aclose()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
