@@ -9,9 +9,7 @@ retrieval alone is measured in the same run on the same questions.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -22,16 +20,13 @@ import numpy as np
 from redis.asyncio import Redis
 
 from bench.anchor import run_product_qa_anchor
+from bench.catalogue import clean_up, product_qa_index, product_qa_questions
 from bot.answer_extractive import ExtractiveAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.state import RedisState
 from bot.types import IncomingMessage
-from knowledge.builder import build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.evaluation import stage_product_qa
-from knowledge.live import IndexHandle
+from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
 
 SHOPPERS = 50
 MESSAGES_EACH = 20
@@ -68,20 +63,13 @@ async def _concurrent(engine: Engine, questions: list[str]) -> tuple[list[float]
 
 async def main() -> None:
     eval_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/eval")
-    data = eval_dir / "product-qa"
-    queries = [json.loads(line) for line in (data / "queries.jsonl").open(encoding="utf-8")]
-    questions = [f"{q['title']}: {q['question']}" for q in queries]
+    questions = product_qa_questions(eval_dir)
     tmp = Path(tempfile.mkdtemp(prefix="storebot-bench-"))
     redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     try:
-        anchor = run_product_qa_anchor(data, questions)
+        anchor = run_product_qa_anchor(eval_dir / "product-qa", questions)
         embedder = SentenceTransformerEmbedder()
-        store = VersionStore(tmp / "kb")
-        cache = EmbeddingCache(tmp / "cache.sqlite")
-        build_version(stage_product_qa(data, tmp / "src"), store, embedder, cache)
-        cache.close()
-        handle = IndexHandle(store)
-        handle.refresh()
+        handle = product_qa_index(eval_dir, tmp, embedder)
         state = RedisState(redis, memory_turns=10, memory_ttl_s=600, rate_per_minute=10_000, dedupe_ttl_s=600)
         engine = Engine(state, ExtractiveAnswerer(HybridRetriever(handle, embedder)), StoreInfo("Bench", "Hi"))
         first = await _sequential(engine, questions)
@@ -100,10 +88,7 @@ async def main() -> None:
         print(f"| questions already asked before (embedding cached) | {mixed_rate:.0f} | {_ms(mixed, 50)} "
               f"| {_ms(mixed, 99)} |")
     finally:
-        async for key in redis.scan_iter(match="storebot:*:bench:*"):
-            await redis.delete(key)
-        await redis.aclose()
-        shutil.rmtree(tmp, ignore_errors=True)
+        await clean_up(redis, "bench", tmp)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import socket
 import sys
 import tempfile
@@ -25,15 +24,12 @@ import numpy as np
 from redis.asyncio import Redis
 
 from adapters.telegram.adapter import TelegramAdapter, WebhookConfig
+from bench.catalogue import clean_up, product_qa_index, product_qa_questions
 from bot.answer_extractive import ExtractiveAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.state import RedisState
-from knowledge.builder import build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.evaluation import stage_product_qa
-from knowledge.live import IndexHandle
+from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
 from tests.telegram_standin import BotApiStandIn, text_update
 
 SHOPPERS = 50
@@ -93,18 +89,12 @@ async def _run(engine: Engine, questions: list[str], webhook: bool, flood_limits
 
 async def main() -> None:
     eval_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/eval")
-    data = eval_dir / "product-qa"
-    questions = [f"{q['title']}: {q['question']}" for q in map(json.loads, (data / "queries.jsonl").open())]
+    questions = product_qa_questions(eval_dir)
     tmp = Path(tempfile.mkdtemp(prefix="storebot-bench-"))
     redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     try:
         embedder = SentenceTransformerEmbedder()
-        store = VersionStore(tmp / "kb")
-        cache = EmbeddingCache(tmp / "cache.sqlite")
-        build_version(stage_product_qa(data, tmp / "src"), store, embedder, cache)
-        cache.close()
-        handle = IndexHandle(store)
-        handle.refresh()
+        handle = product_qa_index(eval_dir, tmp, embedder)
         rows = []
         for webhook in (False, True):
             for flood_limits in (True, False):
@@ -115,10 +105,7 @@ async def main() -> None:
         print("|---|---|---|---|")
         print("\n".join(rows))
     finally:
-        async for key in redis.scan_iter(match="storebot:*:telegram:*"):
-            await redis.delete(key)
-        await redis.aclose()
-        shutil.rmtree(tmp, ignore_errors=True)
+        await clean_up(redis, "telegram", tmp)
 
 
 if __name__ == "__main__":
