@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.reload import announce
 from bot.settings import Settings, SettingsError, load_settings
 from bot.wiring import build_options, make_cache, make_embedder, make_store
 from knowledge.builder import build_version
@@ -71,6 +75,32 @@ def kb_build(
     counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in manifest.counts.items())
     console.print(f"Built version {manifest.version} in {manifest.build_seconds:.1f}s: {counts}.")
     console.print(f"Embedded {manifest.embedded:,} new texts; the rest came from the cache. It is live now.")
+
+
+@kb_app.command("reload")
+def kb_reload(
+    source: Annotated[Path | None, typer.Option(help="Source directory (faq/, past_questions/, products/).")] = None,
+) -> None:
+    """Build a new version and tell every running bot process to switch to it (over Redis)."""
+    kb_build(source)
+    settings = settings_or_exit()
+    version = make_store(settings).current()
+    assert version is not None
+    try:
+        heard = asyncio.run(_announce(settings.redis_url, version))
+    except (RedisError, OSError) as err:
+        err_console.print(f"[red]Version {version} is live on disk, but running processes were not told: "
+                          f"Redis at {settings.redis_url} is not reachable ({err}).[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Announced {version} to {heard} running process(es).")
+
+
+async def _announce(redis_url: str, version: str) -> int:
+    redis = Redis.from_url(redis_url)
+    try:
+        return await announce(redis, version)
+    finally:
+        await redis.aclose()
 
 
 @kb_app.command("status")

@@ -15,6 +15,7 @@ from bot.answer_extractive import ExtractiveAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FeedbackStore
 from bot.local_state import LocalState
+from bot.reload import follow_reloads
 from bot.settings import Settings
 from bot.state import RedisState
 from bot.types import Answerer, ConversationState
@@ -99,6 +100,13 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
         state = LocalState(settings.memory_turns, settings.rate_limit_per_minute)
     try:
         store = StoreInfo(settings.store_name, settings.store_greeting)
-        yield RunningEngine(Engine(state, answerer, store, feedback), handle, notice)
+        # Every serving process follows `kb reload` announcements and swaps its index in place.
+        reloads = asyncio.create_task(follow_reloads(redis, handle)) if notice is None else None
+        try:
+            yield RunningEngine(Engine(state, answerer, store, feedback), handle, notice)
+        finally:
+            if reloads is not None:
+                reloads.cancel()
+                await asyncio.gather(reloads, return_exceptions=True)
     finally:
         await redis.aclose()

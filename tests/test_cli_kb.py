@@ -58,3 +58,18 @@ def test_bad_setting_fails_at_start_naming_the_variable(kb_env: Path, monkeypatc
     monkeypatch.setenv("KB_KEEP_VERSIONS", "zero")
     result = runner.invoke(app, ["kb", "status"])
     assert result.exit_code == 2 and "KB_KEEP_VERSIONS" in result.output
+
+
+def test_kb_reload_builds_and_announces(kb_env: Path, tmp_path: Path, redis_url: str,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    result = runner.invoke(app, ["kb", "reload"])
+    assert result.exit_code == 0, result.output
+    version = (tmp_path / "kb" / "CURRENT").read_text().strip()
+    assert f"Announced {version} to" in result.output
+
+
+def test_kb_reload_without_redis_says_processes_were_not_told(kb_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    result = runner.invoke(app, ["kb", "reload"])
+    assert result.exit_code == 1 and "running processes were not told" in result.output
