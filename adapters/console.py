@@ -7,8 +7,9 @@ import getpass
 
 from rich.console import Console
 
+from bot.services import Services
 from bot.settings import Settings
-from bot.types import IncomingMessage, MessageHandler
+from bot.types import IncomingMessage
 
 
 class ConsoleAdapter:
@@ -17,7 +18,8 @@ class ConsoleAdapter:
         self._console = console or Console(highlight=False)
         self._user = getpass.getuser()
 
-    async def run(self, handler: MessageHandler) -> None:
+    async def run(self, services: Services) -> None:
+        handler = services.engine
         self._console.print(f"[bold]{self._store}[/bold] assistant. Ask a question; /help for commands, Ctrl-D quits.")
         number = 0
         while True:

@@ -47,7 +47,7 @@ async def _chat(settings: Settings) -> None:
             err_console.print("[red]No knowledge base built yet: run `storebot kb build` first.[/red]")
             raise typer.Exit(1)
         try:
-            await adapter.run(running.engine)
+            await adapter.run(running.services)
         except NoIndexError as err:
             err_console.print(f"[red]{err}[/red]")
             raise typer.Exit(1) from None
@@ -71,7 +71,7 @@ async def _serve(settings: Settings, adapters: list[Adapter]) -> None:
         if running.handle.version is None:
             err_console.print("[red]No knowledge base built yet: run `storebot kb build` first.[/red]")
             raise typer.Exit(1)
-        await asyncio.gather(*(adapter.run(running.engine) for adapter in adapters))
+        await asyncio.gather(*(adapter.run(running.services) for adapter in adapters))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from redis.asyncio import Redis
@@ -15,9 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.reload import announce
+from bot.knowledge_ops import KnowledgeOps, describe_reload, describe_rollback
 from bot.settings import Settings, SettingsError, load_settings
-from bot.wiring import build_options, make_cache, make_embedder, make_store
+from bot.wiring import build_options, make_cache, make_embedder, make_ops, make_store
 from knowledge.builder import build_version
 from knowledge.evaluation import evaluate_product_qa, evaluate_store_faq, stage_product_qa, stage_store_faq
 from knowledge.live import IndexHandle
@@ -25,6 +26,7 @@ from knowledge.records import SourceError
 from knowledge.retrieval import HybridRetriever
 from knowledge.versions import Manifest, VersionStore
 
+T = TypeVar("T")
 kb_app = typer.Typer(help="Build, inspect and roll back the knowledge base.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure retrieval quality on labelled question sets.", no_args_is_help=True)
 EVAL_DATA = Path("../shared/eval")
@@ -82,23 +84,46 @@ def kb_reload(
     source: Annotated[Path | None, typer.Option(help="Source directory (faq/, past_questions/, products/).")] = None,
 ) -> None:
     """Build a new version and tell every running bot process to switch to it (over Redis)."""
-    kb_build(source)
     settings = settings_or_exit()
-    version = make_store(settings).current()
-    assert version is not None
-    try:
-        heard = asyncio.run(_announce(settings.redis_url, version))
-    except (RedisError, OSError) as err:
-        err_console.print(f"[red]Version {version} is live on disk, but running processes were not told: "
-                          f"Redis at {settings.redis_url} is not reachable ({err}).[/red]")
-        raise typer.Exit(1) from None
-    console.print(f"Announced {version} to {heard} running process(es).")
+    if source is not None:
+        settings = settings.model_copy(update={"kb_source_dir": source})
+    result, unreachable = asyncio.run(_with_ops(settings, lambda ops: ops.reload(_print_progress)))
+    if not result.ok:
+        err_console.print(f"[red]{describe_reload(result)}[/red]", markup=False)
+        raise typer.Exit(1)
+    console.print(describe_reload(result), markup=False)
+    if unreachable:
+        err_console.print(f"[red]Version {result.version} is live on disk, but running processes were not told: "
+                          f"{unreachable}.[/red]")
+        raise typer.Exit(1)
 
 
-async def _announce(redis_url: str, version: str) -> int:
-    redis = Redis.from_url(redis_url)
+@kb_app.command("rollback")
+def kb_rollback() -> None:
+    """Make the version built before the live one live again, and tell running processes."""
+    settings = settings_or_exit()
+    result, unreachable = asyncio.run(_with_ops(settings, lambda ops: ops.rollback()))
+    if not result.ok:
+        err_console.print(f"[red]{describe_rollback(result)}[/red]")
+        raise typer.Exit(1)
+    console.print(describe_rollback(result))
+    if unreachable:
+        err_console.print(f"[yellow]Running processes were not told: {unreachable}.[/yellow]")
+
+
+async def _print_progress(stage: str) -> None:
+    err_console.print(f"  {stage}", style="dim")
+
+
+async def _with_ops(settings: Settings, action: Callable[[KnowledgeOps], Awaitable[T]]) -> tuple[T, str]:
+    """Runs an ops action with Redis when reachable; also returns why Redis was not, if it was not."""
+    redis = Redis.from_url(settings.redis_url)
     try:
-        return await announce(redis, version)
+        try:
+            await redis.ping()
+        except (RedisError, OSError) as err:
+            return await action(make_ops(settings, None)), f"Redis at {settings.redis_url} is not reachable ({err})"
+        return await action(make_ops(settings, redis)), ""
     finally:
         await redis.aclose()
 
@@ -149,18 +174,6 @@ def kb_search(
         console.print(f"   score {p.score:.3f}, similarity {p.similarity:.3f}, {flag}", highlight=False)
         text = p.text if len(p.text) <= 240 else p.text[:237] + "..."
         console.print("   " + text.replace("\n", " "), highlight=False, markup=False)
-
-
-@kb_app.command("rollback")
-def kb_rollback() -> None:
-    """Make the version built before the live one live again."""
-    store = make_store(settings_or_exit())
-    try:
-        version = store.rollback()
-    except LookupError as err:
-        err_console.print(f"[red]{err}[/red]")
-        raise typer.Exit(1) from None
-    console.print(f"Rolled back: {version} is live.")
 
 
 def _eval_on(settings: Settings, staged: Path, work: Path) -> HybridRetriever:

@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     telegram_webhook_port: int = Field(8443, ge=1, le=65535)
     telegram_webhook_path: str = "telegram"
 
+    # Slack
+    slack_bot_token: str = ""
+    slack_app_token: str = ""  # set: Socket Mode; empty: HTTP mode with SLACK_SIGNING_SECRET
+    slack_signing_secret: str = ""
+    slack_api_base_url: str = ""  # another Web API server; empty: Slack's
+    slack_http_host: str = "127.0.0.1"
+    slack_http_port: int = Field(3000, ge=0, le=65535)
+    slack_events_path: str = "/slack/events"
+    slack_command: str = "/storebot"
+    slack_ops_user_ids: str = ""  # comma-separated Slack user ids allowed to reload / roll back
+    slack_ops_usergroup: str = ""  # or a user group id (members are looked up on each attempt)
+    slack_placeholder_after_s: float = Field(1.0, ge=0)
+
     @field_validator("embed_model")
     @classmethod
     def _known_embed_model(cls, value: str) -> str:

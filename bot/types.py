@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from knowledge.retrieval import Passage
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 Role = Literal["shopper", "bot"]
 
@@ -79,6 +82,6 @@ class MessageHandler(Protocol):
 class Adapter(Protocol):
     """A platform adapter: turns platform events into IncomingMessages and Replies back."""
 
-    async def run(self, handler: MessageHandler) -> None: ...
+    async def run(self, services: Services) -> None: ...
 
 

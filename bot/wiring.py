@@ -14,8 +14,10 @@ from redis.exceptions import RedisError
 from bot.answer_extractive import ExtractiveAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FeedbackStore
+from bot.knowledge_ops import KnowledgeOps
 from bot.local_state import LocalState
 from bot.reload import follow_reloads
+from bot.services import Services
 from bot.settings import Settings
 from bot.state import RedisState
 from bot.types import Answerer, ConversationState
@@ -41,8 +43,19 @@ def make_store(settings: Settings, data_dir: Path | None = None) -> VersionStore
     return VersionStore(data_dir or settings.kb_data_dir, keep=settings.kb_keep_versions)
 
 
+def make_cache_path(settings: Settings) -> Path:
+    return settings.kb_data_dir / "embeddings.sqlite"
+
+
 def make_cache(settings: Settings) -> EmbeddingCache:
-    return EmbeddingCache(settings.kb_data_dir / "embeddings.sqlite")
+    return EmbeddingCache(make_cache_path(settings))
+
+
+def make_ops(settings: Settings, redis: Redis | None, embedder: Embedder | None = None,
+             handle: IndexHandle | None = None) -> KnowledgeOps:
+    """Knowledge-base operations; the shell's `kb reload` passes no embedder and loads one only to build."""
+    return KnowledgeOps(make_store(settings), settings.kb_source_dir, lambda: embedder or make_embedder(settings),
+                        make_cache_path(settings), build_options(settings), redis, handle)
 
 
 def build_options(settings: Settings) -> BuildOptions:
@@ -60,9 +73,13 @@ def build_options(settings: Settings) -> BuildOptions:
 
 @dataclass(frozen=True, slots=True)
 class RunningEngine:
-    engine: Engine
+    services: Services
     handle: IndexHandle
     notice: str | None  # shown to the person running it (e.g. memory is in-process only)
+
+    @property
+    def engine(self) -> Engine:
+        return self.services.engine
 
 
 @asynccontextmanager
@@ -103,7 +120,9 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
         # Every serving process follows `kb reload` announcements and swaps its index in place.
         reloads = asyncio.create_task(follow_reloads(redis, handle)) if notice is None else None
         try:
-            yield RunningEngine(Engine(state, answerer, store, feedback), handle, notice)
+            ops = make_ops(settings, redis if notice is None else None, embedder, handle)
+            services = Services(Engine(state, answerer, store, feedback), ops)
+            yield RunningEngine(services, handle, notice)
         finally:
             if reloads is not None:
                 reloads.cancel()

@@ -66,7 +66,8 @@ def test_kb_reload_builds_and_announces(kb_env: Path, tmp_path: Path, redis_url:
     result = runner.invoke(app, ["kb", "reload"])
     assert result.exit_code == 0, result.output
     version = (tmp_path / "kb" / "CURRENT").read_text().strip()
-    assert f"Announced {version} to" in result.output
+    assert f"version {version} is live" in result.output and "Announced to" in result.output
+    assert "added faq/faq.csv" in result.output  # the first build: every source is new
 
 
 def test_kb_reload_without_redis_says_processes_were_not_told(kb_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,7 @@ from telegram.ext import (
 from adapters.telegram.convert import NOT_TEXT, GroupPolicy, to_incoming
 from adapters.telegram.formatting import to_html_messages
 from bot.engine import Engine
+from bot.services import Services
 from bot.settings import Settings
 from bot.types import Reply
 
@@ -91,8 +92,8 @@ class TelegramAdapter:
             await self.application.stop()
         await self.application.shutdown()
 
-    async def run(self, core: Engine) -> None:
-        await self.start(core)
+    async def run(self, services: Services) -> None:
+        await self.start(services.engine)
         try:
             await asyncio.Event().wait()  # until cancelled (Ctrl-C)
         finally:

@@ -1,0 +1,226 @@
+"""The Slack transport: slack-bolt's AsyncApp over HTTP (signed requests) or Socket Mode.
+
+Thin: `convert` turns events into IncomingMessages, `formatting` turns Replies into Block Kit, and
+`commands` parses `/storebot`. Every request is acknowledged at once; the answer follows, behind a
+"thinking…" placeholder when it is slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.commands import OPS_ONLY, REFUSED, Command, parse_command, usage
+from adapters.slack.convert import SlackTarget, from_event
+from adapters.slack.formatting import FEEDBACK_ACTIONS, notice_blocks, to_slack_messages
+from bot.knowledge_ops import describe_reload, describe_rollback, describe_status
+from bot.services import Services
+from bot.settings import Settings
+from bot.types import IncomingMessage
+
+log = logging.getLogger(__name__)
+THINKING = "Thinking…"
+FAILED = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConfig:
+    bot_token: str
+    signing_secret: str = ""  # HTTP mode: every request must carry a valid signature
+    app_token: str = ""  # set: Socket Mode (no public URL needed)
+    api_base_url: str = ""  # another Web API server; empty: Slack's
+    host: str = "127.0.0.1"
+    port: int = 3000
+    events_path: str = "/slack/events"
+    ops_user_ids: frozenset[str] = frozenset()
+    ops_usergroup: str = ""
+    placeholder_after_s: float = 1.0
+    command: str = "/storebot"
+
+
+class SlackAdapter:
+    def __init__(self, config: SlackConfig) -> None:
+        self._config = config
+        self.client = AsyncWebClient(token=config.bot_token, base_url=config.api_base_url or AsyncWebClient.BASE_URL)
+        socket_mode = bool(config.app_token)
+        self.app = AsyncApp(client=self.client, signing_secret=config.signing_secret or None,
+                            request_verification_enabled=not socket_mode)
+        self.app.event("app_mention")(self._on_message)
+        self.app.event("message")(self._on_message)
+        for action in FEEDBACK_ACTIONS:
+            self.app.action(action)(self._on_feedback)
+        self.app.command(config.command)(self._on_command)
+        self._services: Services | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: Any = None  # AsyncSocketModeHandler, imported only in Socket Mode
+        self.port: int | None = None  # the bound HTTP port (useful when configured as 0)
+
+    async def start(self, services: Services) -> None:
+        self._services = services
+        if self._config.app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, self._config.app_token)
+            await self._socket.connect_async()
+            return
+        self._runner = web.AppRunner(self.app.web_app(self._config.events_path, self._config.port))
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._config.host, self._config.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        log.info("Slack events on http://%s:%s%s", self._config.host, self.port, self._config.events_path)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def run(self, services: Services) -> None:
+        await self.start(services)
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            await self.stop()
+
+    @property
+    def _core(self) -> Services:
+        assert self._services is not None, "start() first"
+        return self._services
+
+    # Events: mentions in channels, direct messages ------------------------------------------
+
+    async def _on_message(self, ack: AsyncAck, event: dict[str, Any], context: dict[str, Any]) -> None:
+        await ack()
+        converted = from_event(event, context.get("bot_user_id"))
+        if converted is not None:
+            await self._answer(*converted)
+
+    async def _answer(self, msg: IncomingMessage, target: SlackTarget) -> None:
+        answering = asyncio.create_task(self._core.engine.handle(msg))
+        done, _ = await asyncio.wait({answering}, timeout=self._config.placeholder_after_s)
+        placeholder = None if done else await self._post(target, THINKING, notice_blocks(THINKING))
+        try:
+            reply = await answering
+        except Exception:
+            log.exception("answering %s failed", msg.event_id)
+            await self._send(target, placeholder, FAILED, notice_blocks(FAILED))
+            return
+        if reply is None:  # a duplicate delivery, or a user over the rate limit
+            if placeholder is not None:
+                await self.client.chat_delete(channel=target.channel, ts=placeholder)
+            return
+        for number, message in enumerate(to_slack_messages(reply, msg.conversation_id)):
+            await self._send(target, placeholder if number == 0 else None, message.text, message.blocks)
+
+    async def _post(self, target: SlackTarget, text: str, blocks: Any) -> str:
+        response = await self.client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, text=text,
+                                                      blocks=blocks, unfurl_links=False, unfurl_media=False)
+        return str(response["ts"])
+
+    async def _send(self, target: SlackTarget, replace: str | None, text: str, blocks: Any) -> None:
+        """Updates the placeholder in place when there is one, else posts a new message."""
+        if replace is None:
+            await self._post(target, text, blocks)
+        else:
+            await self.client.chat_update(channel=target.channel, ts=replace, text=text, blocks=blocks)
+
+    # 👍/👎 -------------------------------------------------------------------------------------
+
+    async def _on_feedback(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        action = body["actions"][0]
+        kind = FEEDBACK_ACTIONS[action["action_id"]]
+        text = await self._core.engine.feedback("slack", str(action["value"]), str(body["user"]["id"]), kind)
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    # /storebot --------------------------------------------------------------------------------
+
+    async def _on_command(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        parsed = parse_command(str(command.get("text") or ""))
+        user, channel = str(command["user_id"]), str(command["channel_id"])
+        if parsed is None:
+            await ack(text=usage(self._config.command))
+            return
+        if parsed.name in OPS_ONLY:
+            await self._ops_command(ack, respond, parsed, user, channel)
+        elif parsed.name == "kb status":
+            await ack(text=describe_status(await self._core.ops.status()))
+        else:  # ask
+            await ack(text=f"Looking up: {parsed.argument}")
+            msg = IncomingMessage("slack", f"{channel}:command:{user}", user, parsed.argument,
+                                  event_id=f"command:{command.get('trigger_id', '')}", is_staff=True)
+            reply = await self._core.engine.handle(msg)
+            if reply is not None:
+                for message in to_slack_messages(reply, msg.conversation_id):
+                    await respond(text=message.text, blocks=list(message.blocks), response_type="ephemeral")
+
+    async def _ops_command(self, ack: AsyncAck, respond: AsyncRespond, parsed: Command, user: str,
+                           channel: str) -> None:
+        allowed = await self._is_ops(user)
+        await self._core.ops.audit("slack", user, parsed.name, allowed)
+        if not allowed:
+            await ack(text=REFUSED)
+            return
+        if parsed.name == "kb rollback":
+            await ack(text="Rolling back…")
+            text = describe_rollback(await self._core.ops.rollback())
+            await respond(text=text, blocks=notice_blocks(text, user), response_type="in_channel")
+            return
+        await ack(text="Reload started: the current version keeps serving until the new one is ready.")
+        await self._reload(respond, user, channel)
+
+    async def _reload(self, respond: AsyncRespond, user: str, channel: str) -> None:
+        """Progress and the result in one channel message, updated in place; via the command's
+        response URL when the bot is not in that channel."""
+        target = SlackTarget(channel, None)
+        status: str | None = None
+        try:
+            status = await self._post(target, "Reloading…", notice_blocks("Knowledge-base reload: starting…", user))
+        except SlackApiError as err:
+            log.info("cannot post reload progress in %s (%s); reporting through the response URL", channel, err)
+
+        async def progress(stage: str) -> None:
+            if status is not None:
+                text = f"Knowledge-base reload: {stage}…"
+                await self.client.chat_update(channel=channel, ts=status, text=text, blocks=notice_blocks(text, user))
+
+        text = describe_reload(await self._core.ops.reload(progress))
+        if status is not None:
+            await self._send(target, status, text, notice_blocks(text, user))
+        else:
+            await respond(text=text, blocks=notice_blocks(text, user), response_type="in_channel")
+
+    async def _is_ops(self, user: str) -> bool:
+        if user in self._config.ops_user_ids:
+            return True
+        if not self._config.ops_usergroup:
+            return False
+        try:
+            members = await self.client.usergroups_users_list(usergroup=self._config.ops_usergroup)
+        except SlackApiError as err:
+            log.warning("cannot read ops user group %s: %s", self._config.ops_usergroup, err)
+            return False
+        return user in (members.get("users") or [])
+
+
+def create(settings: Settings) -> SlackAdapter:
+    if not settings.slack_bot_token:
+        raise ValueError("SLACK_BOT_TOKEN is not set")
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        raise ValueError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
+    ops = frozenset(u.strip() for u in settings.slack_ops_user_ids.split(",") if u.strip())
+    return SlackAdapter(SlackConfig(
+        settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+        settings.slack_api_base_url, settings.slack_http_host, settings.slack_http_port, settings.slack_events_path,
+        ops, settings.slack_ops_usergroup, settings.slack_placeholder_after_s, settings.slack_command,
+    ))

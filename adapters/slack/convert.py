@@ -1,0 +1,55 @@
+"""Slack events → IncomingMessage, and where the reply goes.
+
+A channel mention is answered in its thread, and the thread is one conversation. A direct message is
+answered in the DM (or its thread). Deliveries are keyed by the message itself (channel + ts), so a
+retry, a duplicated event id, or the `app_mention` + `message` pair Slack sends for one message all
+produce one answer.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.types import IncomingMessage
+
+_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
+_CHANNEL = re.compile(r"<#[A-Z0-9]+\|([^>]*)>")
+_SPECIAL = re.compile(r"<![^>]*>")
+_USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True, slots=True)
+class SlackTarget:
+    channel: str
+    thread_ts: str | None  # None: the top level of a DM
+
+
+def plain_text(text: str, bot_user_id: str | None) -> str:
+    """Slack's wire text as a person typed it: no bot mention, links as their labels, entities decoded."""
+    text = _USER.sub(lambda m: "" if m.group(1) == bot_user_id else "@" + m.group(1), text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _CHANNEL.sub(lambda m: "#" + m.group(1), text)
+    text = _SPECIAL.sub("", text)
+    return html.unescape(text).strip()
+
+
+def from_event(event: dict[str, Any], bot_user_id: str | None) -> tuple[IncomingMessage, SlackTarget] | None:
+    """The message to answer and where, or None for events the bot must not answer."""
+    channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
+    if not channel or not ts or not user or event.get("bot_id") or user == bot_user_id:
+        return None
+    kind, subtype = event.get("type"), event.get("subtype")
+    is_dm = event.get("channel_type") == "im"
+    if kind == "message" and (not is_dm or subtype is not None):
+        return None  # channel messages are answered through their app_mention; edits, joins etc. never
+    if kind not in ("app_mention", "message"):
+        return None
+    thread = event.get("thread_ts") or (None if is_dm else ts)
+    conversation = f"{channel}:{thread}" if thread else channel
+    text = plain_text(str(event.get("text") or ""), bot_user_id)
+    msg = IncomingMessage("slack", conversation, str(user), text, event_id=f"{channel}:{ts}", is_direct=is_dm,
+                          is_staff=True)
+    return msg, SlackTarget(str(channel), thread)
