@@ -82,3 +82,17 @@ def test_mentions_start_threads_dms_do_not_and_the_rest_is_ignored() -> None:
         {"type": "message", "channel_type": "im", "channel": "D1", "user": BOT, "text": "my own", "ts": "7"},
     ]
     assert all(from_event(event, BOT) is None for event in ignored)
+
+
+def test_the_example_app_manifest_matches_what_the_adapter_handles() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    import adapters.slack
+
+    manifest = yaml.safe_load((Path(adapters.slack.__file__).parent / "app_manifest.yml").read_text())
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_mention", "message.im"]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/storebot"]
+    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True  # the 👍/👎 buttons
