@@ -11,6 +11,7 @@ Grounding and injection defence:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 
@@ -103,7 +104,7 @@ class OpenAIAnswerer:
         if not text:
             log.warning("LLM returned an empty completion (model %s); using the fallback answerer", self._model)
             return await self._fallback.answer(question, history)
-        return reply_from(text, passages)
+        return dataclasses.replace(reply_from(text, passages), model=self._model)
 
 
 def build_messages(

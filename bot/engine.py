@@ -1,6 +1,7 @@
 """The conversation engine: one neutral message in, one reply out.
 
-dedupe → per-conversation lock → rate limit → command? → memory → answer → memory.
+dedupe → per-conversation lock → rate limit → handed to a person? → command? → memory → answer →
+memory → hand to a person after repeated declines.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot import messages
+from bot.activity import ActivityLog
 from bot.condense import condense
 from bot.feedback import FeedbackStore
+from bot.handoff import HandoffDesk
 from bot.types import Answerer, ConversationState, IncomingMessage, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -25,21 +28,28 @@ class StoreInfo:
 
 class Engine:
     def __init__(self, state: ConversationState, answerer: Answerer, store: StoreInfo,
-                 feedback: FeedbackStore | None = None) -> None:
+                 feedback: FeedbackStore | None = None, desk: HandoffDesk | None = None,
+                 activity: ActivityLog | None = None) -> None:
         self._state = state
         self._answerer = answerer
         self._store = store
         self._feedback = feedback
+        self._desk = desk
+        self._activity = activity
 
-    async def feedback(self, platform: str, conversation: str, user: str, kind: Literal["up", "down", "human"]) -> str:
+    async def feedback(self, platform: str, conversation: str, user: str, kind: Literal["up", "down", "human"],
+                       name: str = "") -> str:
         """Records a button press on the last answer; returns the acknowledgement to show."""
         history = await self._state.load(platform, conversation)
-        if self._feedback is not None:
-            if kind == "human":
+        if kind == "human":
+            if self._desk is not None:
+                return await self._hand_over(platform, conversation, user, name, history, "button")
+            if self._feedback is not None:
                 await self._feedback.request_human(platform, conversation, user, history)
-            else:
-                await self._feedback.rate(platform, conversation, user, kind, history)
-        return messages.HUMAN_REQUESTED if kind == "human" else messages.THANKS
+            return messages.HUMAN_REQUESTED
+        if self._feedback is not None:
+            await self._feedback.rate(platform, conversation, user, kind, history)
+        return messages.THANKS
 
     async def handle(self, msg: IncomingMessage) -> Reply | None:
         """The reply to send, or None when nothing should be sent (a duplicate delivery, or a
@@ -51,6 +61,11 @@ class Engine:
             count = await self._state.rate(msg.platform, msg.user_id)
             if count > self._state.rate_limit:
                 return _notice(messages.RATE_LIMITED) if count == self._state.rate_limit + 1 else None
+            if self._desk is not None:
+                handoff = await self._desk.find(msg.platform, msg.conversation_id)
+                if handoff is not None:  # a person has this conversation: relay, and stay silent
+                    await self._desk.from_shopper(handoff, messages.clean(msg.text))
+                    return None
             return await self._respond(msg)
 
     async def _respond(self, msg: IncomingMessage) -> Reply:
@@ -64,12 +79,31 @@ class Engine:
         if not messages.has_words(text):
             return _notice(messages.NO_WORDS)
         history = await self._state.load(msg.platform, msg.conversation_id)
+        if self._desk is not None and messages.asks_for_human(text):
+            history += (Turn("shopper", text),)
+            await self._state.append(msg.platform, msg.conversation_id, msg.user_id, history[-1])
+            return _notice(await self._hand_over_msg(msg, history, "asked"), "handoff")
         reply = await self._answerer.answer(condense(text, history), history)
-        await self._state.append(
-            msg.platform, msg.conversation_id, msg.user_id,
-            Turn("shopper", text), Turn("bot", reply.text, reply.citations, reply.mode),
-        )
+        turns = (Turn("shopper", text), Turn("bot", reply.text, reply.citations, reply.mode, reply.confident,
+                                              reply.model))
+        await self._state.append(msg.platform, msg.conversation_id, msg.user_id, *turns)
+        if self._activity is not None:
+            await self._activity.answered(msg.platform, msg.conversation_id, msg.user_id, text, reply)
+        if not reply.confident and self._desk is not None:
+            after = self._desk.policy.after_declines  # 0: never hand over on declines alone
+            if after and _declines_in_a_row(history + turns) >= after:
+                return _notice(await self._hand_over_msg(msg, history + turns, "declined"), "handoff")
         return reply
+
+    async def _hand_over_msg(self, msg: IncomingMessage, history: tuple[Turn, ...], reason: str) -> str:
+        return await self._hand_over(msg.platform, msg.conversation_id, msg.user_id, msg.display_name, history,
+                                     reason)
+
+    async def _hand_over(self, platform: str, conversation: str, user: str, name: str, history: tuple[Turn, ...],
+                         reason: str) -> str:
+        assert self._desk is not None
+        _, opened = await self._desk.open(platform, conversation, user, name, history, reason)
+        return self._desk.opened_notice() if opened else messages.HANDOFF_ALREADY
 
     async def _command(self, msg: IncomingMessage, text: str) -> Reply:
         # "/help@storebot extra words" → "help"
@@ -83,9 +117,14 @@ class Engine:
             await self._state.forget_user(msg.platform, msg.user_id)
             if self._feedback is not None:
                 await self._feedback.forget_user(msg.platform, msg.user_id)
+            if self._activity is not None:
+                await self._activity.forget_user(msg.platform, msg.user_id)
             return _notice(messages.FORGOTTEN, "command")
         if name == "sources":
             return await self._sources(msg)
+        if name == "human" and self._desk is not None:
+            history = await self._state.load(msg.platform, msg.conversation_id)
+            return _notice(await self._hand_over_msg(msg, history, "asked"), "handoff")
         return _notice(messages.UNKNOWN_COMMAND, "command")
 
     async def _sources(self, msg: IncomingMessage) -> Reply:
@@ -95,6 +134,15 @@ class Engine:
             return _notice(messages.NO_SOURCES, "command")
         lines = [f"{i}. {c.title} ({c.url or c.source})" for i, c in enumerate(last.citations, start=1)]
         return Reply("Sources of my last answer:\n" + "\n".join(lines), last.citations, mode="command")
+
+
+def _declines_in_a_row(history: tuple[Turn, ...]) -> int:
+    count = 0
+    for turn in reversed([t for t in history if t.role == "bot" and t.mode not in ("command", "notice", "handoff")]):
+        if turn.confident:
+            break
+        count += 1
+    return count
 
 
 def _notice(text: str, mode: str = "notice") -> Reply:

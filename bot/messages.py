@@ -17,8 +17,22 @@ FORGOTTEN = "Done: I've erased everything I had stored about you."
 NO_SOURCES = "There's no earlier answer with sources in this conversation yet."
 THANKS = "Thanks for the feedback!"
 HUMAN_REQUESTED = "Got it: I've asked a person from our team to take a look. They'll reply here."
+HANDOFF_OPENED = ("I've asked a person from our team to take over. They'll reply right here; "
+                  "until they close the conversation, your messages go straight to them.")
+HANDOFF_ALREADY = "A person from our team already has this conversation. They'll reply here."
+HANDOFF_RESOLVED = "Our team has closed this conversation. I'm back: ask me anything."
+HANDOFF_WAITING = ("Sorry, nobody from our team has been able to reply yet. Your request is still open, "
+                   "and they'll answer here as soon as they can.")
 UNKNOWN_COMMAND = "I don't know that command. Try /help."
 
+# Clearly asking for a person, in the words shoppers use ("can I talk to a human", "real person please").
+_WANTS_HUMAN = re.compile(
+    r"\b(?:(?:talk|speak|chat|connect me|put me through)\s+(?:to|with)\s+(?:a|an|some|your|the)?\s*"
+    r"(?:human|person|agent|someone|somebody|representative|rep|operator|staff|people)"
+    r"|real (?:person|human)|human (?:agent|being|please)|customer (?:service|support) (?:agent|representative|person)"
+    r"|live (?:agent|chat|person))\b",
+    re.IGNORECASE,
+)
 _ANSI_ESCAPE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
@@ -26,6 +40,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u
 def clean(text: str) -> str:
     """Normalised text with control and bidi-override characters removed."""
     return _CONTROL.sub("", _ANSI_ESCAPE.sub("", unicodedata.normalize("NFKC", text))).strip()
+
+
+def asks_for_human(text: str) -> bool:
+    return bool(_WANTS_HUMAN.search(text))
+
+
+def outside_hours(hours: str) -> str:
+    return f"Our team answers {hours}; it's outside those hours now, so their reply may take until then."
 
 
 def has_words(text: str) -> bool:
@@ -39,5 +61,6 @@ def help_text(store_name: str, greeting: str) -> str:
         "/help – this message\n"
         "/sources – where my last answer came from\n"
         "/reset – start this conversation afresh\n"
-        "/forget – erase everything I have stored about you"
+        "/forget – erase everything I have stored about you\n"
+        "/human – talk to a person from our team"
     )

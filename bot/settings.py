@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.support_hours import SupportHours
 
 DEMO_STORE = Path(__file__).resolve().parent.parent / "knowledge" / "demo_store"
 
@@ -57,6 +59,15 @@ class Settings(BaseSettings):
     telegram_webhook_port: int = Field(8443, ge=1, le=65535)
     telegram_webhook_path: str = "telegram"
 
+    # Handing conversations to people (needs SLACK_SUPPORT_CHANNEL), feedback and reports
+    slack_support_channel: str = ""  # channel id where handoffs open as threads; empty: no handoff
+    handoff_after_declines: int = Field(2, ge=0)  # declined answers in a row that hand over (0: never)
+    handoff_remind_after_min: float = Field(15, gt=0)
+    handoff_show_staff_names: bool = True  # "Jane (support): …" rather than just the text
+    support_hours: str = ""  # e.g. "mon-fri 09:00-17:00"; empty: always staffed
+    support_timezone: str = "UTC"
+    feedback_keep_entries: int = Field(100_000, ge=100)  # 👍/👎 and activity kept for reports (per stream)
+
     # Slack
     slack_bot_token: str = ""
     slack_app_token: str = ""  # set: Socket Mode; empty: HTTP mode with SLACK_SIGNING_SECRET
@@ -69,6 +80,14 @@ class Settings(BaseSettings):
     slack_ops_user_ids: str = ""  # comma-separated Slack user ids allowed to reload / roll back
     slack_ops_usergroup: str = ""  # or a user group id (members are looked up on each attempt)
     slack_placeholder_after_s: float = Field(1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _valid_support_hours(self) -> Settings:
+        try:
+            SupportHours.parse(self.support_hours, self.support_timezone)
+        except (ValueError, KeyError) as err:
+            raise ValueError(f"SUPPORT_HOURS / SUPPORT_TIMEZONE: {err}") from None
+        return self
 
     @field_validator("embed_model")
     @classmethod

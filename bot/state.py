@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -18,15 +19,26 @@ from bot.types import Citation, Turn
 PREFIX = "storebot"
 
 
+def as_text(value: object) -> str:
+    """A Redis reply value as text (the client returns bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def as_fields(raw: Any) -> dict[str, str]:
+    """A stream entry's or hash's fields as text."""
+    return {as_text(k): as_text(v) for k, v in (raw or {}).items()}
+
+
 def _turn_json(turn: Turn) -> str:
     return json.dumps({"role": turn.role, "text": turn.text, "citations": [asdict(c) for c in turn.citations],
-                       "mode": turn.mode})
+                       "mode": turn.mode, "confident": turn.confident, "model": turn.model})
 
 
 def _turn(raw: bytes | str) -> Turn:
     data = json.loads(raw)
     citations = tuple(Citation(**c) for c in data.get("citations", ()))
-    return Turn(data["role"], data["text"], citations, data.get("mode", ""))
+    return Turn(data["role"], data["text"], citations, data.get("mode", ""), data.get("confident", True),
+                data.get("model", ""))
 
 
 class RedisState:

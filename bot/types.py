@@ -23,6 +23,7 @@ class IncomingMessage:
     event_id: str | None = None  # platform delivery id, for dedupe
     is_direct: bool = True
     is_staff: bool = False  # decided by the adapter from configuration, never by text
+    display_name: str = ""  # shown to staff when the conversation is handed to a person
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,8 @@ class Reply:
     text: str
     citations: tuple[Citation, ...] = ()
     confident: bool = True  # False: the bot declined and offers a human
-    mode: str = "extractive"  # which answerer produced it ("extractive", "llm", "command", "notice")
+    mode: str = "extractive"  # which answerer produced it ("extractive", "llm", "command", "notice", "handoff")
+    model: str = ""  # the chat model behind an "llm" answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ class Turn:
     text: str
     citations: tuple[Citation, ...] = ()
     mode: str = ""  # for bot turns: which answerer produced it
+    confident: bool = True  # for bot turns: False when it declined
+    model: str = ""
 
 
 class Answerer(Protocol):

@@ -11,16 +11,21 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.activity import ActivityLog
 from bot.answer_extractive import ExtractiveAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FeedbackStore
+from bot.handoff import HandoffDesk, HandoffPolicy, send_reminders
 from bot.knowledge_ops import KnowledgeOps
 from bot.local_state import LocalState
+from bot.outbox import Outbox
 from bot.reload import follow_reloads
+from bot.report import Reports
 from bot.services import Services
 from bot.settings import Settings
 from bot.state import RedisState
-from bot.types import Answerer, ConversationState
+from bot.support_hours import SupportHours
+from bot.types import Answerer
 from knowledge.builder import BuildOptions
 from knowledge.embedding import BUNDLED_MODEL, Embedder, EmbeddingCache, OpenAIEmbedder, SentenceTransformerEmbedder
 from knowledge.live import IndexHandle
@@ -82,6 +87,23 @@ class RunningEngine:
         return self.services.engine
 
 
+def _services_on_redis(settings: Settings, redis: Redis, answerer: Answerer, store: StoreInfo, embedder: Embedder,
+                       handle: IndexHandle, retriever: HybridRetriever) -> Services:
+    state = RedisState(redis, settings.memory_turns, settings.memory_ttl_s, settings.rate_limit_per_minute,
+                       settings.dedupe_ttl_s)
+    outbox = Outbox(redis, retention=settings.feedback_keep_entries)
+    activity = ActivityLog(redis, settings.feedback_keep_entries)
+    desk = None
+    if settings.slack_support_channel:  # handoffs need someone to hand to
+        policy = HandoffPolicy("slack", SupportHours.parse(settings.support_hours, settings.support_timezone),
+                               settings.handoff_remind_after_min * 60, settings.handoff_show_staff_names,
+                               settings.handoff_after_declines)
+        desk = HandoffDesk(redis, outbox, activity, policy)
+    engine = Engine(state, answerer, store, FeedbackStore(redis, settings.feedback_keep_entries), desk, activity)
+    return Services(engine, make_ops(settings, redis, embedder, handle), desk, outbox,
+                    Reports(redis, activity, lambda: embedder, retriever))
+
+
 @asynccontextmanager
 async def running_engine(settings: Settings, allow_local_state: bool = False) -> AsyncIterator[RunningEngine]:
     """The engine wired from settings: live index, answerer, Redis state (or, for the demo only,
@@ -102,30 +124,29 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
                                   settings.store_name)
     redis = Redis.from_url(settings.redis_url)
     notice = None
-    feedback: FeedbackStore | None = None
-    state: ConversationState
     try:
         await redis.ping()
-        state = RedisState(redis, settings.memory_turns, settings.memory_ttl_s, settings.rate_limit_per_minute,
-                           settings.dedupe_ttl_s)
-        feedback = FeedbackStore(redis)
     except (RedisError, OSError) as err:
         if not allow_local_state:
             await redis.aclose()
             raise
         notice = f"Redis at {settings.redis_url} is not reachable ({err}); memory is kept in this process only."
-        state = LocalState(settings.memory_turns, settings.rate_limit_per_minute)
+    store = StoreInfo(settings.store_name, settings.store_greeting)
+    background: list[asyncio.Task[None]] = []
     try:
-        store = StoreInfo(settings.store_name, settings.store_greeting)
-        # Every serving process follows `kb reload` announcements and swaps its index in place.
-        reloads = asyncio.create_task(follow_reloads(redis, handle)) if notice is None else None
-        try:
-            ops = make_ops(settings, redis if notice is None else None, embedder, handle)
-            services = Services(Engine(state, answerer, store, feedback), ops)
-            yield RunningEngine(services, handle, notice)
-        finally:
-            if reloads is not None:
-                reloads.cancel()
-                await asyncio.gather(reloads, return_exceptions=True)
+        if notice is None:
+            services = _services_on_redis(settings, redis, answerer, store, embedder, handle, retriever)
+            # Every serving process follows `kb reload` announcements and sends due handoff reminders.
+            background.append(asyncio.create_task(follow_reloads(redis, handle)))
+            if services.desk is not None:
+                every = min(60.0, settings.handoff_remind_after_min * 15)
+                background.append(asyncio.create_task(send_reminders(services.desk, every)))
+        else:
+            state = LocalState(settings.memory_turns, settings.rate_limit_per_minute)
+            services = Services(Engine(state, answerer, store), make_ops(settings, None, embedder, handle))
+        yield RunningEngine(services, handle, notice)
     finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await redis.aclose()

@@ -8,6 +8,7 @@ Thin: `convert` turns events into IncomingMessages, `formatting` turns Replies i
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +21,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.commands import OPS_ONLY, REFUSED, Command, parse_command, usage
-from adapters.slack.convert import SlackTarget, from_event
-from adapters.slack.formatting import FEEDBACK_ACTIONS, notice_blocks, to_slack_messages
+from adapters.slack.convert import SlackTarget, ThreadReply, from_event, thread_reply_of
+from adapters.slack.formatting import FEEDBACK_ACTIONS, escape, handoff_blocks, notice_blocks, to_slack_messages
 from bot.knowledge_ops import describe_reload, describe_rollback, describe_status
+from bot.outbox import Delivery, consumer_name
+from bot.report import describe
 from bot.services import Services
 from bot.settings import Settings
-from bot.types import IncomingMessage
+from bot.types import Citation, IncomingMessage
 
 log = logging.getLogger(__name__)
 THINKING = "Thinking…"
@@ -45,6 +48,7 @@ class SlackConfig:
     ops_usergroup: str = ""
     placeholder_after_s: float = 1.0
     command: str = "/storebot"
+    support_channel: str = ""  # where handed-over conversations open as threads
 
 
 class SlackAdapter:
@@ -58,7 +62,10 @@ class SlackAdapter:
         self.app.event("message")(self._on_message)
         for action in FEEDBACK_ACTIONS:
             self.app.action(action)(self._on_feedback)
+        self.app.action("storebot_resolve")(self._on_resolve_button)
         self.app.command(config.command)(self._on_command)
+        self._relay: asyncio.Task[None] | None = None
+        self._names: dict[str, str] = {}
         self._services: Services | None = None
         self._runner: web.AppRunner | None = None
         self._socket: Any = None  # AsyncSocketModeHandler, imported only in Socket Mode
@@ -66,6 +73,11 @@ class SlackAdapter:
 
     async def start(self, services: Services) -> None:
         self._services = services
+        if services.outbox is not None and services.desk is not None:
+            ready = asyncio.Event()
+            self._relay = asyncio.create_task(services.outbox.consume("slack", consumer_name("slack"), self._deliver,
+                                                                      ready))
+            await ready.wait()
         if self._config.app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -80,6 +92,9 @@ class SlackAdapter:
         log.info("Slack events on http://%s:%s%s", self._config.host, self.port, self._config.events_path)
 
     async def stop(self) -> None:
+        if self._relay is not None:
+            self._relay.cancel()
+            await asyncio.gather(self._relay, return_exceptions=True)
         if self._socket is not None:
             await self._socket.close_async()
         if self._runner is not None:
@@ -101,9 +116,21 @@ class SlackAdapter:
 
     async def _on_message(self, ack: AsyncAck, event: dict[str, Any], context: dict[str, Any]) -> None:
         await ack()
-        converted = from_event(event, context.get("bot_user_id"))
-        if converted is not None:
-            await self._answer(*converted)
+        bot_user = context.get("bot_user_id")
+        reply = thread_reply_of(event, bot_user)
+        if reply is not None:
+            await self._staff_reply(reply)
+            return
+        converted = from_event(event, bot_user)
+        if converted is None:
+            return
+        msg, target = converted
+        if msg.text.strip().lower() == "resolve" and target.thread_ts and self._core.desk is not None:
+            handoff = await self._core.desk.by_thread(f"{target.channel}:{target.thread_ts}")
+            if handoff is not None:  # "@storebot resolve" inside a handoff thread
+                await self._resolve(handoff.id, msg.user_id, target)
+                return
+        await self._answer(msg, target)
 
     async def _answer(self, msg: IncomingMessage, target: SlackTarget) -> None:
         answering = asyncio.create_task(self._core.engine.handle(msg))
@@ -143,6 +170,70 @@ class SlackAdapter:
         text = await self._core.engine.feedback("slack", str(action["value"]), str(body["user"]["id"]), kind)
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
+    # Handoff: threads in the support channel ----------------------------------------------------
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        """What the desk sends to staff: a new handoff thread, the shopper's messages, reminders, closure."""
+        desk = self._core.desk
+        assert desk is not None
+        handoff = await desk.get(delivery.fields.get("handoff", ""))
+        if handoff is None:
+            log.warning("delivery %s for an unknown handoff dropped", delivery.id)
+            return
+        fields = delivery.fields
+        if delivery.kind == "opened":
+            if handoff.thread:
+                return  # already posted (this delivery is a redelivery after a restart)
+            target = SlackTarget(self._config.support_channel, None)
+            sources = [Citation(**c) for c in json.loads(fields.get("sources", "[]"))]
+            blocks = handoff_blocks(handoff.id, handoff.name, handoff.platform, handoff.reason,
+                                    json.loads(fields.get("transcript", "[]")), fields.get("last_answer", ""), sources)
+            ts = await self._post(target, f"Handoff {handoff.id}: {escape(handoff.name)} needs a person", blocks)
+            await desk.attach_thread(handoff.id, f"{target.channel}:{ts}")
+            return
+        if not handoff.thread:
+            raise RuntimeError(f"handoff {handoff.id} has no thread yet")  # retried by the outbox
+        channel, thread_ts = handoff.thread.split(":", 1)
+        thread = SlackTarget(channel, thread_ts)
+        if delivery.kind == "shopper":
+            text = f"{handoff.name}: {fields['text']}"
+            await self._post(thread, escape(text), notice_blocks(text))
+        elif delivery.kind == "reminder":
+            text = f"<!here> Nobody has answered {escape(handoff.name)} for {fields.get('minutes', '?')} min."
+            await self._post(thread, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+        elif delivery.kind == "resolved":
+            text = f"Resolved by <@{fields.get('by', '')}>. The bot answers {escape(handoff.name)} again."
+            await self._post(thread, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+
+    async def _staff_reply(self, reply: ThreadReply) -> None:
+        desk = self._core.desk
+        handoff = await desk.by_thread(reply.thread) if desk is not None else None
+        if desk is None or handoff is None or handoff.status != "open":
+            return  # an ordinary thread, or a closed handoff: staff talking among themselves
+        await desk.from_staff(handoff, await self._name_of(reply.user), reply.text)
+
+    async def _name_of(self, user: str) -> str:
+        if user not in self._names:
+            try:
+                profile = (await self.client.users_info(user=user)).get("user") or {}
+            except SlackApiError:
+                profile = {}
+            details = profile.get("profile") or {}
+            self._names[user] = details.get("display_name") or details.get("real_name") or profile.get("name") or user
+        return self._names[user]
+
+    async def _on_resolve_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        handoff_id = str(body["actions"][0]["value"])
+        if self._core.desk is None or await self._core.desk.resolve(handoff_id, str(body["user"]["id"])) is None:
+            await respond(text=f"Handoff {handoff_id} is already closed.", response_type="ephemeral",
+                          replace_original=False)
+
+    async def _resolve(self, handoff_id: str, user: str, target: SlackTarget) -> None:
+        if self._core.desk is None or await self._core.desk.resolve(handoff_id, user) is None:
+            await self._post(target, f"Handoff {handoff_id} is already closed.",
+                             notice_blocks(f"Handoff {handoff_id} is already closed."))
+
     # /storebot --------------------------------------------------------------------------------
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -153,6 +244,11 @@ class SlackAdapter:
             return
         if parsed.name in OPS_ONLY:
             await self._ops_command(ack, respond, parsed, user, channel)
+        elif parsed.name == "resolve":
+            desk = self._core.desk
+            closed = desk is not None and await desk.resolve(parsed.argument.upper(), user) is not None
+            await ack(text=f"Handoff {parsed.argument} resolved." if closed else
+                      f"No open handoff {parsed.argument}.")
         elif parsed.name == "kb status":
             await ack(text=describe_status(await self._core.ops.status()))
         else:  # ask
@@ -170,6 +266,12 @@ class SlackAdapter:
         await self._core.ops.audit("slack", user, parsed.name, allowed)
         if not allowed:
             await ack(text=REFUSED)
+            return
+        if parsed.name == "report":
+            await ack(text="Building the report…")
+            reports = self._core.reports
+            text = describe(await reports.build(parsed.days * 86400)) if reports else "Reports need Redis."
+            await respond(text=text, blocks=notice_blocks(text), response_type="ephemeral")
             return
         if parsed.name == "kb rollback":
             await ack(text="Rolling back…")
@@ -223,4 +325,5 @@ def create(settings: Settings) -> SlackAdapter:
         settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
         settings.slack_api_base_url, settings.slack_http_host, settings.slack_http_port, settings.slack_events_path,
         ops, settings.slack_ops_usergroup, settings.slack_placeholder_after_s, settings.slack_command,
+        settings.slack_support_channel,
     ))

@@ -1,17 +1,20 @@
-"""`/storebot` subcommands: `ask <question>`, `kb status`, `kb reload`, `kb rollback`."""
+"""`/storebot` subcommands: `ask <question>`, `kb status`, `kb reload`, `kb rollback`, `resolve <handoff>`,
+`report [days]`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-OPS_ONLY = frozenset({"kb reload", "kb rollback"})
-REFUSED = "Sorry, only the store's ops team may change the knowledge base. This attempt has been logged."
+OPS_ONLY = frozenset({"kb reload", "kb rollback", "report"})
+REFUSED = ("Sorry, only the store's ops team may change the knowledge base or read reports. "
+           "This attempt has been logged.")
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    name: str  # "ask" | "kb status" | "kb reload" | "kb rollback"
+    name: str  # "ask" | "kb status" | "kb reload" | "kb rollback" | "resolve" | "report"
     argument: str = ""
+    days: float = 7.0  # report period
 
 
 def parse_command(text: str) -> Command | None:
@@ -19,11 +22,16 @@ def parse_command(text: str) -> Command | None:
     words = text.split()
     if len(words) >= 2 and words[0].lower() == "ask":
         return Command("ask", text.strip()[3:].strip())
+    if len(words) == 2 and words[0].lower() == "resolve":
+        return Command("resolve", words[1])
+    if words[:1] == ["report"] and len(words) <= 2:
+        days = words[1].lower().removesuffix("d") if len(words) == 2 else "7"
+        return Command("report", days=float(days)) if days.replace(".", "", 1).isdigit() else None
     if len(words) == 2 and words[0].lower() == "kb" and words[1].lower() in ("status", "reload", "rollback"):
         return Command(f"kb {words[1].lower()}")
     return None
 
 
 def usage(command: str) -> str:
-    return (f"Usage: `{command} ask <question>` · `{command} kb status` · "
-            f"`{command} kb reload` (ops) · `{command} kb rollback` (ops)")
+    return (f"Usage: `{command} ask <question>` · `{command} kb status` · `{command} resolve <handoff id>` · "
+            f"`{command} kb reload` (ops) · `{command} kb rollback` (ops) · `{command} report [days]` (ops)")

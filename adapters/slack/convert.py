@@ -53,3 +53,23 @@ def from_event(event: dict[str, Any], bot_user_id: str | None) -> tuple[Incoming
     msg = IncomingMessage("slack", conversation, str(user), text, event_id=f"{channel}:{ts}", is_direct=is_dm,
                           is_staff=True)
     return msg, SlackTarget(str(channel), thread)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadReply:
+    """A person's message in a channel thread (a candidate staff reply to a handed-over shopper)."""
+
+    thread: str  # "channel:thread_ts", as handoff threads are recorded
+    user: str
+    text: str
+
+
+def thread_reply_of(event: dict[str, Any], bot_user_id: str | None) -> ThreadReply | None:
+    if event.get("type") != "message" or event.get("channel_type") == "im" or event.get("subtype") is not None:
+        return None
+    channel, thread, user, raw = event.get("channel"), event.get("thread_ts"), event.get("user"), event.get("text")
+    if not channel or not thread or not user or not raw or event.get("bot_id") or user == bot_user_id:
+        return None
+    if bot_user_id and f"<@{bot_user_id}>" in str(raw):
+        return None  # addressed to the bot: handled as its app_mention
+    return ThreadReply(f"{channel}:{thread}", str(user), plain_text(str(raw), bot_user_id))

@@ -91,3 +91,24 @@ def notice_blocks(text: str, by_user: str | None = None) -> list[dict[str, Any]]
     blocks += [{"type": "section", "text": {"type": "plain_text", "text": chunk, "emoji": False}}
                for chunk in split_text(text)[:BLOCKS_PER_MESSAGE]]
     return blocks
+
+
+def handoff_blocks(handoff_id: str, name: str, platform: str, reason: str, transcript: list[dict[str, str]],
+                   last_answer: str, sources: list[Citation]) -> list[dict[str, Any]]:
+    """The thread's first message: who, from where, why, the recent conversation, and a Resolve button."""
+    why = {"button": "asked for a person", "asked": "asked for a person", "declined": "the bot could not answer"}
+    lines = [f"{'Shopper' if t['role'] == 'shopper' else 'Bot'}: {t['text']}" for t in transcript]
+    headline = (f"*Handoff {escape(handoff_id)}*: {escape(name)} on {escape(platform)} "
+                f"({why.get(reason, escape(reason))}). "
+                "Reply in this thread to answer them; the bot stays silent until you resolve it.")
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": headline}}]
+    blocks += [{"type": "section", "text": {"type": "plain_text", "text": chunk, "emoji": False}}
+               for chunk in split_text("\n".join(lines) or "(no conversation yet)")[:20]]
+    if last_answer:
+        sources_text = " · ".join(link(c) for c in sources) if sources else "none"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"Bot's last answer: {escape(last_answer)[:1500]}\nSources: {sources_text}")[:SECTION_LIMIT]}]})
+    blocks.append({"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "Resolve"}, "style": "primary",
+         "action_id": "storebot_resolve", "value": handoff_id}]})
+    return blocks

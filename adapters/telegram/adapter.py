@@ -23,8 +23,10 @@ from telegram.ext import (
 )
 
 from adapters.telegram.convert import NOT_TEXT, GroupPolicy, to_incoming
-from adapters.telegram.formatting import to_html_messages
+from adapters.telegram.formatting import MAX_MESSAGE, split_text, to_html_messages
+from bot import messages
 from bot.engine import Engine
+from bot.outbox import Delivery, Outbox, consumer_name
 from bot.services import Services
 from bot.settings import Settings
 from bot.types import Reply
@@ -37,7 +39,9 @@ COMMANDS = [
     BotCommand("sources", "Where my last answer came from"),
     BotCommand("reset", "Start this conversation afresh"),
     BotCommand("forget", "Erase everything stored about you"),
+    BotCommand("human", "Talk to a person from our team"),
 ]
+NOTICES = {"resolved": messages.HANDOFF_RESOLVED, "waiting": messages.HANDOFF_WAITING}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +69,13 @@ class TelegramAdapter:
         self._staff = staff_user_ids
         self._policy: GroupPolicy | None = None
         self._core: Engine | None = None
+        self._relay: asyncio.Task[None] | None = None
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
         self.application.add_handler(CallbackQueryHandler(self._on_button, pattern=r"^(up|down|human)$"))
 
-    async def start(self, core: Engine) -> None:
-        """Initialise (getMe), register the command menu, then poll or serve the webhook."""
+    async def start(self, core: Engine, outbox: Outbox | None = None) -> None:
+        """Initialise (getMe), register the command menu, then poll or serve the webhook; with an outbox,
+        deliver what support staff send to shoppers (handoff replies and notices)."""
         self._core = core
         await self.application.initialize()
         me = self.application.bot
@@ -84,8 +90,30 @@ class TelegramAdapter:
             hook = self._webhook
             await updater.start_webhook(listen=hook.listen, port=hook.port, url_path=hook.path,
                                         webhook_url=hook.url, secret_token=hook.secret)
+        if outbox is not None:
+            ready = asyncio.Event()
+            self._relay = asyncio.create_task(outbox.consume("telegram", consumer_name("telegram"), self._deliver,
+                                                             ready))
+            await ready.wait()
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        """A message from support staff (or about the handoff) to the shopper's chat, as plain text."""
+        chat = delivery.fields.get("conversation", "")
+        if delivery.kind == "staff":
+            staff = delivery.fields.get("staff", "")
+            text = f"{staff} (support): {delivery.fields['text']}" if staff else delivery.fields["text"]
+        elif delivery.kind in NOTICES:
+            text = NOTICES[delivery.kind]
+        else:
+            log.warning("unknown delivery %s dropped", delivery.kind)
+            return
+        for part in split_text(text, MAX_MESSAGE):  # plain text: staff words are never parsed as markup
+            await self.application.bot.send_message(chat, part)
 
     async def stop(self) -> None:
+        if self._relay is not None:
+            self._relay.cancel()
+            await asyncio.gather(self._relay, return_exceptions=True)
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:
@@ -93,7 +121,7 @@ class TelegramAdapter:
         await self.application.shutdown()
 
     async def run(self, services: Services) -> None:
-        await self.start(services.engine)
+        await self.start(services.engine, services.outbox)
         try:
             await asyncio.Event().wait()  # until cancelled (Ctrl-C)
         finally:
@@ -123,7 +151,8 @@ class TelegramAdapter:
         kind = BUTTONS.get(query.data or "") if query else None
         if query is None or query.message is None or kind is None:
             return
-        ack = await self._core.feedback("telegram", str(query.message.chat.id), str(query.from_user.id), kind)
+        ack = await self._core.feedback("telegram", str(query.message.chat.id), str(query.from_user.id), kind,
+                                        query.from_user.full_name)
         await query.answer(ack)
         if kind == "human":
             await context.bot.send_message(query.message.chat.id, ack)

@@ -41,6 +41,7 @@ def to_incoming(update: Update, policy: GroupPolicy) -> IncomingMessage | None:
         event_id=str(update.update_id),
         is_direct=is_direct,
         is_staff=bool(user and user.id in policy.staff_user_ids),
+        display_name=user.full_name if user else "",
     )
 
 

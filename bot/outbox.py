@@ -1,0 +1,110 @@
+"""Messages between platforms through Redis: one stream per platform, read with a consumer group.
+
+A delivery is acknowledged only after the adapter has sent it, so a process that stops mid-way loses
+nothing: entries never read wait in the stream, and entries read but not acknowledged are claimed by
+the next consumer after `claim_idle_ms`. A delivery that keeps failing is moved to a dead-letter
+stream after `max_attempts`, logged, and no longer blocks the ones behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.state import PREFIX, as_fields, as_text
+
+GROUP = "storebot"
+DEAD_LETTERS = f"{PREFIX}:outbox:dead"
+log = logging.getLogger(__name__)
+
+
+def consumer_name(platform: str) -> str:
+    """Unique per process, so a restarted process's unacknowledged entries are claimed, not lost."""
+    return f"{platform}-{socket.gethostname()}-{os.getpid()}"
+
+
+def outbox_stream(platform: str) -> str:
+    return f"{PREFIX}:outbox:{platform}"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    kind: str
+    fields: dict[str, str]
+
+
+Deliver = Callable[[Delivery], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(self, redis: Redis, claim_idle_ms: int = 60_000, block_ms: int = 1000, max_attempts: int = 5,
+                 retention: int = 100_000) -> None:
+        self._redis = redis
+        self._claim_idle_ms = claim_idle_ms
+        self._block_ms = block_ms
+        self._max_attempts = max_attempts
+        self._retention = retention
+
+    async def put(self, to: str, kind: str, **fields: str) -> str:
+        """Queues a delivery for the adapters of platform `to`."""
+        entry: dict[Any, Any] = {"kind": kind, **fields}
+        return as_text(await self._redis.xadd(outbox_stream(to), entry, maxlen=self._retention, approximate=True))
+
+    async def consume(self, platform: str, consumer: str, deliver: Deliver,
+                      ready: asyncio.Event | None = None) -> None:
+        """Runs until cancelled, handing each entry for `platform` to `deliver` in order."""
+        stream = outbox_stream(platform)
+        try:
+            await self._redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+        attempts: dict[str, int] = {}
+        if ready is not None:
+            ready.set()
+        while True:
+            entries = await self._claim_abandoned(stream, consumer)
+            entries += await self._read(stream, consumer, "0")  # mine, read before but not acknowledged
+            if not entries:
+                entries = await self._read(stream, consumer, ">", block=True)
+            for delivery in entries:
+                try:
+                    await deliver(delivery)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    attempts[delivery.id] = attempts.get(delivery.id, 0) + 1
+                    log.exception("delivery %s to %s failed (attempt %d)", delivery.id, platform, attempts[delivery.id])
+                    if attempts[delivery.id] < self._max_attempts:
+                        await asyncio.sleep(min(2 ** attempts[delivery.id] * 0.1, 5))
+                        break  # keep the order: retry this one before the ones behind it
+                    dead: dict[Any, Any] = {"stream": stream, "kind": delivery.kind, **delivery.fields}
+                    await self._redis.xadd(DEAD_LETTERS, dead)
+                    log.error("delivery %s to %s given up after %d attempts", delivery.id, platform, self._max_attempts)
+                attempts.pop(delivery.id, None)
+                await self._redis.xack(stream, GROUP, delivery.id)
+
+    async def _read(self, stream: str, consumer: str, position: str, block: bool = False) -> list[Delivery]:
+        found: Any = await self._redis.xreadgroup(GROUP, consumer, {stream: position}, count=50,
+                                                  block=self._block_ms if block else None)
+        return [_delivery(entry_id, fields) for _, entries in found or [] for entry_id, fields in entries if fields]
+
+    async def _claim_abandoned(self, stream: str, consumer: str) -> list[Delivery]:
+        """Entries another consumer read and never acknowledged (it stopped) for longer than the idle time."""
+        result: Any = await self._redis.xautoclaim(stream, GROUP, consumer, self._claim_idle_ms, "0-0", count=50)
+        return [_delivery(entry_id, fields) for entry_id, fields in result[1] if fields]
+
+
+def _delivery(entry_id: Any, fields: Any) -> Delivery:
+    decoded = as_fields(fields)
+    kind = decoded.pop("kind", "")
+    return Delivery(as_text(entry_id), kind, decoded)
