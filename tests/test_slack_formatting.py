@@ -92,8 +92,9 @@ def test_the_example_app_manifest_matches_what_the_adapter_handles() -> None:
     import adapters.slack
 
     manifest = yaml.safe_load((Path(adapters.slack.__file__).parent / "app_manifest.yml").read_text())
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_mention", "message.im", "message.channels",
-                                                                          "message.groups"]
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert events == ["app_mention", "message.im", "message.channels", "message.groups"]
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/storebot"]
-    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "im:history", "channels:history", "users:read"} <= scopes
     assert manifest["settings"]["interactivity"]["is_enabled"] is True  # the 👍/👎 buttons
