@@ -32,7 +32,7 @@ class ActivityLog:
         await self._redis.xadd(ACTIVITY_STREAM, entry, maxlen=self._retention, approximate=True)
 
     async def since(self, seconds: float) -> list[dict[str, str]]:
-        start_ms = int((time.time() - seconds) * 1000)
+        start_ms = int((await self._redis.time())[0] * 1000 - seconds * 1000)
         raw: Any = await self._redis.xrange(ACTIVITY_STREAM, min=f"{max(start_ms, 0)}-0")
         return [as_fields(fields) for _, fields in raw]
 

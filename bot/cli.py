@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from bot.cli_kb import eval_app, kb_app, settings_or_exit
+from bot.cli_report import report
 from bot.settings import Settings
 from bot.types import Adapter
 from bot.wiring import running_engine
@@ -18,6 +19,7 @@ from knowledge.live import NoIndexError
 app = typer.Typer(help="storebot: a chat bot for online stores.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
+app.command("report")(report)
 err_console = Console(stderr=True, soft_wrap=True)
 
 

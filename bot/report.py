@@ -75,6 +75,7 @@ class Reports:
         self._search = search
 
     async def build(self, since_s: float) -> Report:
+        """Figures over the last `since_s` seconds (by the Redis server's clock, which stamps the entries)."""
         events = await self._activity.since(since_s)
         ratings = await self._ratings(since_s)
         kinds = [e["kind"] for e in events]

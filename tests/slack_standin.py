@@ -29,6 +29,7 @@ class SlackApiStandIn:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.responses: list[dict[str, Any]] = []  # bodies posted to response URLs
         self.usergroups: dict[str, list[str]] = {}
+        self.display_names: dict[str, str] = {}  # users.info
         self.fail: dict[str, str] = {}  # method → Slack error code returned on every call
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -39,6 +40,7 @@ class SlackApiStandIn:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # e.g. users.info
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_get("/socket", self._socket_mode)
         self._runner = web.AppRunner(app)
@@ -79,8 +81,10 @@ class SlackApiStandIn:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        if request.content_type == "application/json":
-            params: dict[str, Any] = await request.json()
+        if request.method == "GET":
+            params: dict[str, Any] = dict(request.query)
+        elif request.content_type == "application/json":
+            params = await request.json()
         else:
             params = dict(await request.post())
             params = {k: _maybe_json(v) for k, v in params.items()}
@@ -88,12 +92,16 @@ class SlackApiStandIn:
         if method in self.fail:
             return web.json_response({"ok": False, "error": self.fail[method]})
         ts = f"{time.time():.0f}.{next(self._ts):06d}"
+        if method == "chat.postMessage":
+            params["posted_ts"] = ts  # recorded with the call, so tests can reply in the thread
         results: dict[str, dict[str, Any]] = {
             "auth.test": {"url": "https://test.slack.com/", "team": "Test", "user": "storebot", "team_id": "T0001",
                           "user_id": BOT_USER_ID, "bot_id": "B0001"},
             "chat.postMessage": {"channel": params.get("channel"), "ts": ts},
             "chat.update": {"channel": params.get("channel"), "ts": params.get("ts")},
             "usergroups.users.list": {"users": self.usergroups.get(str(params.get("usergroup")), [])},
+            "users.info": {"user": {"id": params.get("user"), "name": str(params.get("user")).lower(),
+                                    "profile": {"display_name": self.display_names.get(str(params.get("user")), "")}}},
             "apps.connections.open": {"url": self.url.replace("http://", "ws://") + "/socket"},
         }
         return web.json_response({"ok": True, **results.get(method, {})})

@@ -102,3 +102,11 @@ def text_update(update_id: int, chat_id: int, text: str, chat_type: str = "priva
         "chat": {"id": chat_id, "type": chat_type},
         "from": {"id": chat_id if chat_type == "private" else 555, "is_bot": False, "first_name": "Ana"},
     }}
+
+
+def button_press(update_id: int, chat: int, data: str) -> dict[str, Any]:
+    user = {"id": chat, "is_bot": False, "first_name": "Ana"}
+    return {"update_id": update_id, "callback_query": {
+        "id": f"cb-{update_id}", "from": user, "chat_instance": "ci", "data": data,
+        "message": {"message_id": 1, "date": 1700000000, "chat": {"id": chat, "type": "private"}, "text": "answer"},
+    }}

@@ -21,7 +21,7 @@ from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.live import IndexHandle
 from knowledge.retrieval import HybridRetriever
 from knowledge.versions import VersionStore
-from tests.telegram_standin import BotApiStandIn, text_update
+from tests.telegram_standin import BotApiStandIn, button_press, text_update
 
 
 @pytest.fixture
@@ -78,21 +78,13 @@ async def test_group_chatter_is_ignored_and_non_text_gets_a_polite_reply(telegra
     assert all(p.get("chat_id") != -777 for name, p in telegram.calls if name == "sendMessage")
 
 
-def _button_press(update_id: int, chat: int, data: str) -> dict[str, object]:
-    user = {"id": chat, "is_bot": False, "first_name": "Ana"}
-    return {"update_id": update_id, "callback_query": {
-        "id": f"cb-{update_id}", "from": user, "chat_instance": "ci", "data": data,
-        "message": {"message_id": 1, "date": 1700000000, "chat": {"id": chat, "type": "private"}, "text": "answer"},
-    }}
-
-
 async def test_feedback_buttons_are_stored_in_redis(telegram: BotApiStandIn, redis_url: str) -> None:
     chat, update = random.randrange(10**6, 10**7), _fresh_id()
     telegram.push_update(text_update(update, chat, "how much does delivery cost?"))
     sent = await _next_sent(telegram)
     keyboard = sent["reply_markup"]["inline_keyboard"]  # type: ignore[index]
     assert [b["callback_data"] for b in keyboard[0]] == ["up", "down"] and len(keyboard) == 1
-    telegram.push_update(_button_press(update + 1, chat, "down"))
+    telegram.push_update(button_press(update + 1, chat, "down"))
     for _ in range(100):
         if "answerCallbackQuery" in telegram.methods():
             break
@@ -116,7 +108,7 @@ async def test_declined_answer_offers_a_person_and_records_the_request(telegram:
     sent = await _next_sent(telegram)
     keyboard = sent["reply_markup"]["inline_keyboard"]  # type: ignore[index]
     assert keyboard[1][0]["callback_data"] == "human"
-    telegram.push_update(_button_press(update + 1, chat, "human"))
+    telegram.push_update(button_press(update + 1, chat, "human"))
     ack = await _next_sent(telegram)
     assert ack["chat_id"] == chat and "person" in str(ack["text"])
     redis = Redis.from_url(redis_url)
