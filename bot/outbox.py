@@ -72,8 +72,8 @@ class Outbox:
         if ready is not None:
             ready.set()
         while True:
-            entries = await self._claim_abandoned(stream, consumer)
-            entries += await self._read(stream, consumer, "0")  # mine, read before but not acknowledged
+            await self._claim_abandoned(stream, consumer)  # now mine: read with my pending entries below
+            entries = await self._read(stream, consumer, "0")  # mine, read before but not acknowledged
             if not entries:
                 entries = await self._read(stream, consumer, ">", block=True)
             for delivery in entries:
@@ -98,10 +98,10 @@ class Outbox:
                                                   block=self._block_ms if block else None)
         return [_delivery(entry_id, fields) for _, entries in found or [] for entry_id, fields in entries if fields]
 
-    async def _claim_abandoned(self, stream: str, consumer: str) -> list[Delivery]:
-        """Entries another consumer read and never acknowledged (it stopped) for longer than the idle time."""
-        result: Any = await self._redis.xautoclaim(stream, GROUP, consumer, self._claim_idle_ms, "0-0", count=50)
-        return [_delivery(entry_id, fields) for entry_id, fields in result[1] if fields]
+    async def _claim_abandoned(self, stream: str, consumer: str) -> None:
+        """Takes over entries another consumer read and never acknowledged (it stopped) for longer than the
+        idle time; they come back, in stream order, with this consumer's own pending entries."""
+        await self._redis.xautoclaim(stream, GROUP, consumer, self._claim_idle_ms, "0-0", count=50, justid=True)
 
 
 def _delivery(entry_id: Any, fields: Any) -> Delivery:

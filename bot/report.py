@@ -181,10 +181,17 @@ def _slug(question: str, handoff: str) -> str:
     return "_".join([*words, handoff.lower()]) if words else f"candidate_{handoff.lower()}"
 
 
+def _period(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds / 3600:.1f} hours"
+
+
 def describe(report: Report) -> str:
-    days = report.since_s / 86400
     lines = [
-        f"Last {days:g} day(s): {report.answered + report.declined} questions, {report.answered} answered, "
+        f"Last {_period(report.since_s)}: {report.answered + report.declined} questions, {report.answered} answered, "
         f"{report.declined} declined, {report.handed_off} handed to a person ({report.resolved} resolved).",
         f"Feedback: {report.thumbs_up} 👍 / {report.thumbs_down} 👎"
         + (f" ({report.up_rate:.0%} positive)." if report.thumbs_up + report.thumbs_down else "."),

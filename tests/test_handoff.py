@@ -275,3 +275,15 @@ async def test_resolve_by_command_and_by_mention_in_the_thread(sides: Sides) -> 
     root = await _open_by_button(sides, chat, update)
     await sides.poster.event(mention(SUPPORT, "UJANE", "resolve", f"{time.time():.6f}", thread_ts=root["posted_ts"]))
     await _sent_to(sides.telegram_api, chat, lambda p: p["text"] == messages.HANDOFF_RESOLVED)
+
+
+async def test_slash_report_is_for_ops_only(sides: Sides) -> None:
+    from tests.slack_standin import command_body
+
+    _, refused, _ = await sides.poster.form(command_body("report 7d", "UEVE", SUPPORT, sides.slack_api.response_url()))
+    assert "only the store's ops team" in refused
+    url = sides.slack_api.response_url()
+    status, ack, _ = await sides.poster.form(command_body("report 7d", "UOPS", SUPPORT, url))
+    assert status == 200 and "Building the report" in ack
+    report = await sides.slack_api.wait_for_response(lambda r: str(r.get("text", "")).startswith("Last 7 days:"))
+    assert report["response_type"] == "ephemeral" and "👍" in report["text"]

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.commands import OPS_ONLY, REFUSED, Command, parse_command, usage
 from adapters.slack.convert import SlackTarget, ThreadReply, from_event, thread_reply_of
 from adapters.slack.formatting import FEEDBACK_ACTIONS, escape, handoff_blocks, notice_blocks, to_slack_messages
+from bot.handoff import Handoff
 from bot.knowledge_ops import describe_reload, describe_rollback, describe_status
 from bot.outbox import Delivery, consumer_name
 from bot.report import describe
@@ -182,18 +183,13 @@ class SlackAdapter:
             return
         fields = delivery.fields
         if delivery.kind == "opened":
-            if handoff.thread:
-                return  # already posted (this delivery is a redelivery after a restart)
-            target = SlackTarget(self._config.support_channel, None)
-            sources = [Citation(**c) for c in json.loads(fields.get("sources", "[]"))]
-            blocks = handoff_blocks(handoff.id, handoff.name, handoff.platform, handoff.reason,
-                                    json.loads(fields.get("transcript", "[]")), fields.get("last_answer", ""), sources)
-            ts = await self._post(target, f"Handoff {handoff.id}: {escape(handoff.name)} needs a person", blocks)
-            await desk.attach_thread(handoff.id, f"{target.channel}:{ts}")
+            if not handoff.thread:  # else already posted: this is a redelivery after a restart
+                sources = [Citation(**c) for c in json.loads(fields.get("sources", "[]"))]
+                await self._open_thread(handoff, json.loads(fields.get("transcript", "[]")),
+                                        fields.get("last_answer", ""), sources)
             return
-        if not handoff.thread:
-            raise RuntimeError(f"handoff {handoff.id} has no thread yet")  # retried by the outbox
-        channel, thread_ts = handoff.thread.split(":", 1)
+        # Normally the thread exists by now; if its opening could not be posted, open it without the transcript.
+        channel, thread_ts = (handoff.thread or await self._open_thread(handoff, [], "", [])).split(":", 1)
         thread = SlackTarget(channel, thread_ts)
         if delivery.kind == "shopper":
             text = f"{handoff.name}: {fields['text']}"
@@ -204,6 +200,17 @@ class SlackAdapter:
         elif delivery.kind == "resolved":
             text = f"Resolved by <@{fields.get('by', '')}>. The bot answers {escape(handoff.name)} again."
             await self._post(thread, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+
+    async def _open_thread(self, handoff: Handoff, transcript: list[dict[str, str]], last_answer: str,
+                           sources: list[Citation]) -> str:
+        assert self._core.desk is not None
+        target = SlackTarget(self._config.support_channel, None)
+        blocks = handoff_blocks(handoff.id, handoff.name, handoff.platform, handoff.reason, transcript, last_answer,
+                                sources)
+        ts = await self._post(target, f"Handoff {handoff.id}: {escape(handoff.name)} needs a person", blocks)
+        thread = f"{target.channel}:{ts}"
+        await self._core.desk.attach_thread(handoff.id, thread)
+        return thread
 
     async def _staff_reply(self, reply: ThreadReply) -> None:
         desk = self._core.desk

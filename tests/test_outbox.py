@@ -1,0 +1,104 @@
+"""The outbox on real Redis: in order, nothing lost when a consumer stops, nothing delivered twice,
+and a delivery that keeps failing is set aside without blocking the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.outbox import DEAD_LETTERS, Delivery, Outbox
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def _run(outbox: Outbox, platform: str, consumer: str, deliver: object) -> asyncio.Task[None]:
+    ready = asyncio.Event()
+    task = asyncio.create_task(outbox.consume(platform, consumer, deliver, ready))  # type: ignore[arg-type]
+    await ready.wait()
+    return task
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _until(condition: object, within: float = 10) -> None:
+    for _ in range(int(within / 0.02)):
+        if condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met")
+
+
+async def test_deliveries_arrive_in_order_and_survive_a_stopped_consumer(redis: Redis) -> None:
+    platform = f"test-{uuid.uuid4().hex[:8]}"
+    outbox = Outbox(redis, claim_idle_ms=200, block_ms=50)
+    got: list[str] = []
+
+    async def deliver(d: Delivery) -> None:
+        got.append(d.fields["n"])
+
+    first = await _run(outbox, platform, "one", deliver)
+    for n in range(3):
+        await outbox.put(platform, "note", n=str(n))
+    await _until(lambda: len(got) == 3)
+    await _stop(first)
+    for n in range(3, 6):  # nobody is consuming: they wait in Redis
+        await outbox.put(platform, "note", n=str(n))
+    second = await _run(outbox, platform, "two", deliver)
+    await _until(lambda: len(got) == 6)
+    await asyncio.sleep(0.5)  # past the claim idle time: nothing comes twice
+    await _stop(second)
+    assert got == [str(n) for n in range(6)]
+
+
+async def test_entries_read_but_never_acknowledged_are_claimed_by_the_next_consumer(redis: Redis) -> None:
+    platform = f"test-{uuid.uuid4().hex[:8]}"
+    outbox = Outbox(redis, claim_idle_ms=200, block_ms=50)
+    started = asyncio.Event()
+
+    async def crash_mid_delivery(d: Delivery) -> None:
+        started.set()
+        await asyncio.Event().wait()  # the process dies while sending
+
+    dying = await _run(outbox, platform, "dying", crash_mid_delivery)
+    await outbox.put(platform, "note", n="lost?")
+    await asyncio.wait_for(started.wait(), 5)
+    await _stop(dying)
+    got: list[str] = []
+
+    async def deliver(d: Delivery) -> None:
+        got.append(d.fields["n"])
+
+    survivor = await _run(outbox, platform, "survivor", deliver)
+    await _until(lambda: got == ["lost?"])
+    await _stop(survivor)
+
+
+async def test_a_delivery_that_keeps_failing_goes_to_dead_letters_and_the_rest_still_arrive(redis: Redis) -> None:
+    platform = f"test-{uuid.uuid4().hex[:8]}"
+    outbox = Outbox(redis, block_ms=50, max_attempts=2)
+    got: list[str] = []
+
+    async def deliver(d: Delivery) -> None:
+        if d.fields["n"] == "bad":
+            raise RuntimeError("chat not found")
+        got.append(d.fields["n"])
+
+    task = await _run(outbox, platform, "one", deliver)
+    for n in ("a", "bad", "b"):
+        await outbox.put(platform, "note", n=n)
+    await _until(lambda: got == ["a", "b"])
+    await _stop(task)
+    dead = [f for _, f in await redis.xrange(DEAD_LETTERS) if f[b"stream"].endswith(platform.encode())]
+    assert len(dead) == 1 and dead[0][b"n"] == b"bad"
