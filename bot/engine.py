@@ -79,7 +79,7 @@ class Engine:
         if not messages.has_words(text):
             return _notice(messages.NO_WORDS)
         history = await self._state.load(msg.platform, msg.conversation_id)
-        if self._desk is not None and messages.asks_for_human(text):
+        if self._desk is not None and not msg.is_staff and messages.asks_for_human(text):
             history += (Turn("shopper", text),)
             await self._state.append(msg.platform, msg.conversation_id, msg.user_id, history[-1])
             return _notice(await self._hand_over_msg(msg, history, "asked"), "handoff")
@@ -89,7 +89,7 @@ class Engine:
         await self._state.append(msg.platform, msg.conversation_id, msg.user_id, *turns)
         if self._activity is not None:
             await self._activity.answered(msg.platform, msg.conversation_id, msg.user_id, text, reply)
-        if not reply.confident and self._desk is not None:
+        if not reply.confident and self._desk is not None and not msg.is_staff:
             after = self._desk.policy.after_declines  # 0: never hand over on declines alone
             if after and _declines_in_a_row(history + turns) >= after:
                 return _notice(await self._hand_over_msg(msg, history + turns, "declined"), "handoff")
@@ -122,7 +122,7 @@ class Engine:
             return _notice(messages.FORGOTTEN, "command")
         if name == "sources":
             return await self._sources(msg)
-        if name == "human" and self._desk is not None:
+        if name == "human" and self._desk is not None and not msg.is_staff:
             history = await self._state.load(msg.platform, msg.conversation_id)
             return _notice(await self._hand_over_msg(msg, history, "asked"), "handoff")
         return _notice(messages.UNKNOWN_COMMAND, "command")

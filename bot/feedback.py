@@ -49,7 +49,7 @@ class FeedbackStore:
         question = next((t.text for t in reversed(history) if t.role == "shopper"), "")
         fields = {
             "platform": platform, "conversation": conversation, "user": user, "question": question,
-            "answer": answer.text, "mode": answer.mode,
+            "answer": answer.text, "mode": answer.mode, "model": answer.model,
             "sources": json.dumps([asdict(c) for c in answer.citations]), "at": str(int(time.time())), **extra,
         }
         await self._redis.xadd(stream, fields, maxlen=self._retention, approximate=True)  # type: ignore[arg-type]

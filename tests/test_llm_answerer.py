@@ -13,8 +13,10 @@ from typing import Any
 import openai
 import pytest
 from aiohttp import web
+from redis.asyncio import Redis
 
 from bot.answer_llm import HISTORY_TURNS, SYSTEM_PROMPT, OpenAIAnswerer
+from bot.feedback import FEEDBACK_STREAM
 from bot.types import Reply, Turn
 from knowledge.retrieval import Passage
 
@@ -309,7 +311,13 @@ async def test_llm_mode_wired_from_settings_end_to_end(
         assert running.notice is None
         reply = await running.engine.handle(IncomingMessage("console", conversation, conversation, "delivery cost?"))
         assert reply is not None and reply.mode == "llm" and reply.text == served.stand_in.content
+        assert reply.model == FINE_TUNED
         assert served.stand_in.requests[-1]["model"] == FINE_TUNED
+        # 👍 on it is stored with the mode and the model that produced it (for reports and fine-tuning data).
+        await running.engine.feedback("console", conversation, conversation, "up")
+        async with Redis.from_url(redis_url) as redis:
+            [(_, rated)] = await redis.xrevrange(FEEDBACK_STREAM, count=1)
+        assert (rated[b"mode"], rated[b"model"], rated[b"rating"]) == (b"llm", FINE_TUNED.encode(), b"up")
         assert "Shipping is free over €60" in served.stand_in.requests[-1]["messages"][-1]["content"]
         served.stand_in.mode = "error"
         fallback = await running.engine.handle(IncomingMessage("console", conversation, conversation, "delivery cost?"))

@@ -51,3 +51,22 @@ def test_bad_support_hours_stop_the_bot_at_start(tmp_path: Path, monkeypatch: py
 ])
 def test_asking_for_a_person(text: str, wants: bool) -> None:
     assert asks_for_human(text) is wants
+
+
+async def test_outside_support_hours_the_shopper_is_told_when_to_expect_a_reply(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    from bot.activity import ActivityLog
+    from bot.handoff import HandoffDesk, HandoffPolicy
+    from bot.messages import HANDOFF_OPENED
+    from bot.outbox import Outbox
+
+    redis = Redis.from_url(redis_url)
+    try:
+        hours = SupportHours.parse("mon-fri 09:00-17:00", "Europe/Berlin")
+        desk = HandoffDesk(redis, Outbox(redis), ActivityLog(redis), HandoffPolicy(hours=hours))
+        assert desk.opened_notice(datetime(2026, 11, 24, 10, 0, tzinfo=UTC)) == HANDOFF_OPENED
+        night = desk.opened_notice(datetime(2026, 11, 24, 22, 0, tzinfo=UTC))
+        assert night.startswith(HANDOFF_OPENED) and "mon-fri 09:00-17:00 (Europe/Berlin)" in night
+    finally:
+        await redis.aclose()
