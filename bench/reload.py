@@ -30,6 +30,7 @@ from bot.engine import Engine, StoreInfo
 from bot.knowledge_ops import KnowledgeOps, ReloadResult
 from bot.reload import follow_reloads
 from bot.state import RedisState
+from bot.tasks import cancel_and_wait
 from bot.types import IncomingMessage
 from knowledge.builder import BuildOptions, build_version
 from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
@@ -159,9 +160,7 @@ async def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|")
         print("\n".join(rows))
     finally:
-        for task in followers:
-            task.cancel()
-        await asyncio.gather(*followers, return_exceptions=True)
+        await cancel_and_wait(*followers)
         for client in (listener_a, listener_b):
             await client.aclose()
         await clean_up(redis, "bench", tmp)

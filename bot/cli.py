@@ -9,17 +9,19 @@ from importlib.metadata import entry_points
 import typer
 from rich.console import Console
 
+from bot.cli_finetune import finetune_app
 from bot.cli_kb import eval_app, kb_app, settings_or_exit
 from bot.cli_report import report
 from bot.settings import Settings
 from bot.types import Adapter
 from bot.wiring import running_engine
-from knowledge.live import NoIndexError
+from knowledge.live import ModelMismatchError, NoIndexError
 
 app = typer.Typer(help="storebot: a chat bot for online stores.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.command("report")(report)
+app.add_typer(finetune_app, name="finetune")
 err_console = Console(stderr=True, soft_wrap=True)
 
 
@@ -37,7 +39,11 @@ def chat() -> None:
     """Chat with the bot in the terminal (uses Redis when reachable, in-process memory otherwise)."""
     logging.basicConfig(level=logging.WARNING)
     settings = settings_or_exit()
-    asyncio.run(_chat(settings))
+    try:
+        asyncio.run(_chat(settings))
+    except ModelMismatchError as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from None
 
 
 async def _chat(settings: Settings) -> None:
@@ -65,7 +71,11 @@ def serve(platforms: list[str]) -> None:
     except ValueError as err:
         err_console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from None
-    asyncio.run(_serve(settings, adapters))
+    try:
+        asyncio.run(_serve(settings, adapters))
+    except ModelMismatchError as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from None
 
 
 async def _serve(settings: Settings, adapters: list[Adapter]) -> None:

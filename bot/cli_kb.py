@@ -61,9 +61,17 @@ def _build(settings: Settings, source: Path, store: VersionStore, quiet: bool = 
 @kb_app.command("build")
 def kb_build(
     source: Annotated[Path | None, typer.Option(help="Source directory (faq/, past_questions/, products/).")] = None,
+    embed_model: Annotated[Path | None, typer.Option(
+        help="A fine-tuned model directory (`storebot finetune embeddings`); default EMBED_MODEL.")] = None,
 ) -> None:
     """Build a new version from the sources and make it live (the old one keeps serving on error)."""
     settings = settings_or_exit()
+    if embed_model is not None:
+        try:
+            settings = load_settings(embed_model=str(embed_model))
+        except SettingsError as err:
+            err_console.print(f"[red]{err}[/red]")
+            raise typer.Exit(2) from None
     store = make_store(settings)
     try:
         manifest = _build(settings, source or settings.kb_source_dir, store)

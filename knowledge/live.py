@@ -13,6 +13,10 @@ class NoIndexError(RuntimeError):
     """No version has been built yet."""
 
 
+class ModelMismatchError(RuntimeError):
+    """The version was built with a different embedding model than this process uses."""
+
+
 @dataclass(frozen=True, slots=True)
 class LiveIndex:
     manifest: Manifest
@@ -28,8 +32,9 @@ class IndexHandle:
     """Holds the live index. Readers take `live` once per question, so a swap never changes the
     index under a question in flight: it finishes on the version it started with."""
 
-    def __init__(self, store: VersionStore) -> None:
+    def __init__(self, store: VersionStore, embedding_model: str | None = None) -> None:
         self.store = store
+        self._embedding_model = embedding_model  # set: refuse versions built with another model
         self._live: LiveIndex | None = None
         self._loading = threading.Lock()
 
@@ -50,5 +55,11 @@ class IndexHandle:
             current = self.store.current()
             if current is None or current == self.version:
                 return False
-            self._live = LiveIndex.load(self.store, current)
+            loaded = LiveIndex.load(self.store, current)
+            built_with = loaded.manifest.embedding_model
+            if self._embedding_model is not None and built_with != self._embedding_model:
+                raise ModelMismatchError(
+                    f"version {current} was built with {built_with}, but this process embeds questions with "
+                    f"{self._embedding_model}; set EMBED_MODEL to the same model (the old version keeps serving)")
+            self._live = loaded
             return True

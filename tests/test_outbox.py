@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.outbox import DEAD_LETTERS, Delivery, Outbox
+from bot.tasks import cancel_and_wait
 
 
 @pytest.fixture
@@ -28,8 +29,7 @@ async def _run(outbox: Outbox, platform: str, consumer: str, deliver: object) ->
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await cancel_and_wait(task)
 
 
 async def _until(condition: object, within: float = 10) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bot.reload import CURRENT_KEY, announce, follow_reloads
+from bot.tasks import cancel_and_wait
 from knowledge.builder import build_version
 from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
 from knowledge.live import IndexHandle
@@ -44,8 +45,6 @@ async def test_every_process_swaps_to_the_announced_version(
         top = (await HybridRetriever(handles[1], embedder).asearch("can I buy a gift card?", 1))[0]
         assert top.metadata["faq_id"] == "gift_cards"
     finally:
-        for task in listeners:
-            task.cancel()
-        await asyncio.gather(*listeners, return_exceptions=True)
+        await cancel_and_wait(*listeners)
         for client in [redis, *clients]:
             await client.aclose()

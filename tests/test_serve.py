@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import _serve, app, load_adapter
 from bot.settings import load_settings
+from bot.tasks import cancel_and_wait
 from tests.slack_standin import SIGNING_SECRET, SignedPoster, SlackApiStandIn, mention
 from tests.telegram_standin import BotApiStandIn, text_update
 
@@ -55,8 +56,7 @@ async def test_serve_runs_telegram_and_slack_in_one_process(
         [posted] = await slack.wait_for("chat.postMessage", lambda p: p["channel"] == channel)
         assert "PayPal" in str(posted["blocks"])
     finally:
-        serving.cancel()
-        await asyncio.gather(serving, return_exceptions=True)
+        await cancel_and_wait(serving)
         await poster.close()
         await telegram.stop()
         await slack.stop()

@@ -23,6 +23,7 @@ from bot.knowledge_ops import AUDIT_STREAM, KnowledgeOps, audit_entries
 from bot.reload import follow_reloads
 from bot.services import Services
 from bot.state import RedisState
+from bot.tasks import cancel_and_wait
 from bot.types import Answerer, Reply, Turn
 from knowledge.builder import BuildOptions
 from knowledge.embedding import SentenceTransformerEmbedder
@@ -107,9 +108,7 @@ async def slack(built_store: VersionStore, tiny_source: Path, embedder: Sentence
         yield rig
     finally:
         await adapter.stop()
-        for task in rig.tasks:
-            task.cancel()
-        await asyncio.gather(*rig.tasks, return_exceptions=True)
+        await cancel_and_wait(*rig.tasks)
         await rig.post.close()
         await api.stop()
         await redis.aclose()

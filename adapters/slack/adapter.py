@@ -29,6 +29,7 @@ from bot.outbox import Delivery, consumer_name
 from bot.report import describe
 from bot.services import Services
 from bot.settings import Settings
+from bot.tasks import cancel_and_wait
 from bot.types import Citation, IncomingMessage
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,7 @@ class SlackAdapter:
 
     async def stop(self) -> None:
         if self._relay is not None:
-            self._relay.cancel()
-            await asyncio.gather(self._relay, return_exceptions=True)
+            await cancel_and_wait(self._relay)
         if self._socket is not None:
             await self._socket.close_async()
         if self._runner is not None:

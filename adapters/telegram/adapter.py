@@ -29,6 +29,7 @@ from bot.engine import Engine
 from bot.outbox import Delivery, Outbox, consumer_name
 from bot.services import Services
 from bot.settings import Settings
+from bot.tasks import cancel_and_wait
 from bot.types import Reply
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,7 @@ class TelegramAdapter:
 
     async def stop(self) -> None:
         if self._relay is not None:
-            self._relay.cancel()
-            await asyncio.gather(self._relay, return_exceptions=True)
+            await cancel_and_wait(self._relay)
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:
