@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 import typer
 from rich.console import Console
 
+from bot.cli_compare import eval_main
 from bot.cli_finetune import finetune_app
 from bot.cli_kb import eval_app, kb_app, settings_or_exit
 from bot.cli_report import report
@@ -19,6 +20,7 @@ from knowledge.live import ModelMismatchError, NoIndexError
 
 app = typer.Typer(help="storebot: a chat bot for online stores.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+eval_app.callback(invoke_without_command=True)(eval_main)
 app.add_typer(eval_app, name="eval")
 app.command("report")(report)
 app.add_typer(finetune_app, name="finetune")

@@ -28,7 +28,7 @@ from knowledge.versions import Manifest, VersionStore
 
 T = TypeVar("T")
 kb_app = typer.Typer(help="Build, inspect and roll back the knowledge base.", no_args_is_help=True)
-eval_app = typer.Typer(help="Measure retrieval quality on labelled question sets.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure retrieval quality on labelled question sets.")
 EVAL_DATA = Path("../shared/eval")
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
