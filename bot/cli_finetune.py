@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from openai import AsyncOpenAI, OpenAIError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.cli_kb import settings_or_exit
+from bot.finetune_chat import (
+    DEFAULT_EPOCHS,
+    DatasetError,
+    JobStatus,
+    examples_from,
+    job_id,
+    job_status,
+    prepare,
+    rated_and_staff_answers,
+    start_job,
+    use_model,
+)
 from bot.settings import Settings
 from bot.wiring import build_options
 from knowledge.finetune import FineTuneError, FineTuneOptions, ModelManifest, fine_tune
@@ -78,3 +94,91 @@ def _print(path: Path, manifest: ModelManifest) -> None:
     console.print(f"  held-back questions finding their entry: {manifest.validation_hit1_before:.1%} before, "
                   f"{manifest.validation_hit1_after:.1%} after")
     console.print(f"Use it: EMBED_MODEL={path}, then `storebot kb build` (or `kb build --embed-model {path}`).")
+
+
+chat_app = typer.Typer(help="Fine-tune an OpenAI chat model on the store's answers.", no_args_is_help=True)
+finetune_app.add_typer(chat_app, name="chat")
+CHAT_DIR = Path("data/finetune-chat")
+
+
+@chat_app.command("prepare")
+def chat_prepare(
+    out: Annotated[Path, typer.Option(help="Where train.jsonl and validation.jsonl go.")] = CHAT_DIR,
+    source: Annotated[Path | None, typer.Option(help="Source directory; default KB_SOURCE_DIR.")] = None,
+) -> None:
+    """Build and check the dataset: FAQ entries, past questions, 👍-rated answers, staff answers."""
+    settings = settings_or_exit()
+    try:
+        sources = load_sources(source or settings.kb_source_dir, build_options(settings).load)
+        rated, staff = asyncio.run(_from_redis(settings))
+        examples = examples_from(sources, rated, staff, settings.store_name)
+        prepared = prepare(examples, out, settings.finetune_price_per_m_tokens)
+    except (SourceError, DatasetError) as err:
+        err_console.print(f"[red]{err}[/red]", markup=False)
+        raise typer.Exit(1) from None
+    console.print(f"{prepared.examples:,} examples ({len(rated)} rated 👍, {len(staff)} staff answers; "
+                  f"{prepared.duplicates_dropped:,} duplicates dropped) → {prepared.train}, {prepared.validation}")
+    console.print(f"{prepared.tokens:,} training tokens per epoch; estimated cost for {DEFAULT_EPOCHS} epochs: "
+                  f"${prepared.estimated_cost:.2f} at ${settings.finetune_price_per_m_tokens}/1M tokens")
+
+
+async def _from_redis(settings: Settings) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        return await rated_and_staff_answers(redis)
+    except (RedisError, OSError):
+        err_console.print("[yellow]Redis is not reachable: no rated or staff answers included.[/yellow]")
+        return [], []
+    finally:
+        await redis.aclose()
+
+
+def _client(settings: Settings) -> AsyncOpenAI:
+    return AsyncOpenAI(api_key=settings.openai_api_key or "unset", base_url=settings.openai_base_url, max_retries=1)
+
+
+@chat_app.command("start")
+def chat_start(directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR) -> None:
+    """Upload the prepared files and create the fine-tuning job."""
+    settings = settings_or_exit()
+    try:
+        job = asyncio.run(start_job(_client(settings), directory, settings.finetune_base_model))
+    except (OSError, OpenAIError) as err:
+        err_console.print(f"[red]Could not start the job: {err}[/red]", markup=False)
+        raise typer.Exit(1) from None
+    console.print(f"Started fine-tuning job {job} on {settings.finetune_base_model}. "
+                  "Follow it with `storebot finetune chat status`.")
+
+
+@chat_app.command("status")
+def chat_status(directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR) -> None:
+    """The job's status and its latest events."""
+    settings = settings_or_exit()
+    status = _status(settings, directory)
+    for event in status.events:
+        console.print(f"  {event}", markup=False)
+    console.print(f"Job {status.id}: {status.status}" + (f" → {status.fine_tuned_model}" if status.fine_tuned_model
+                                                         else "") + (f" ({status.error})" if status.error else ""))
+
+
+@chat_app.command("use")
+def chat_use(
+    directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR,
+    env_file: Annotated[Path, typer.Option(help="The settings file to record LLM_MODEL in.")] = Path(".env"),
+) -> None:
+    """Record the fine-tuned model as LLM_MODEL, so `ANSWER_MODE=llm` answers with it."""
+    settings = settings_or_exit()
+    status = _status(settings, directory)
+    if status.status != "succeeded" or not status.fine_tuned_model:
+        err_console.print(f"[red]Job {status.id} is {status.status}; there is no fine-tuned model to use yet.[/red]")
+        raise typer.Exit(1)
+    use_model(env_file, status.fine_tuned_model)
+    console.print(f"LLM_MODEL={status.fine_tuned_model} recorded in {env_file}; restart the bot to answer with it.")
+
+
+def _status(settings: Settings, directory: Path) -> JobStatus:
+    try:
+        return asyncio.run(job_status(_client(settings), job_id(directory)))
+    except (DatasetError, OpenAIError) as err:
+        err_console.print(f"[red]{err}[/red]", markup=False)
+        raise typer.Exit(1) from None

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = Field(8.0, gt=0)
+    finetune_base_model: str = "gpt-4o-mini-2024-07-18"  # the chat model `finetune chat start` fine-tunes
+    finetune_price_per_m_tokens: float = Field(3.0, ge=0)  # USD per 1M training tokens, for the estimate
 
     # Conversation state (Redis)
     redis_url: str = "redis://127.0.0.1:6379/0"
