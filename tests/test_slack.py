@@ -354,3 +354,27 @@ async def test_socket_mode_receives_events_and_acks_them(
         await adapter.stop()
         await api.stop()
         await redis.aclose()
+
+
+async def test_members_of_the_ops_user_group_may_roll_back(slack: Rig, embedder: SentenceTransformerEmbedder,
+                                                           tmp_path: Path) -> None:
+    slack.api.usergroups["SOPS"] = ["UGROUPMEMBER"]
+    adapter_config = SlackConfig("xoxb-test", SIGNING_SECRET, api_base_url=slack.api.api_url, port=0,
+                                 ops_usergroup="SOPS")
+    adapter = SlackAdapter(adapter_config)
+    ops = KnowledgeOps(slack.store, slack.source, lambda: embedder, tmp_path / "cache.sqlite", BuildOptions(),
+                       slack.redis, slack.handle)
+    await adapter.start(Services(_engine(slack.redis, slack.handle, embedder), ops))
+    post = SignedPoster(f"http://127.0.0.1:{adapter.port}/slack/events")
+    try:
+        _, refused, _ = await post.form(command_body("kb rollback", "UOUTSIDER", _fresh("C"), slack.api.response_url()))
+        assert REFUSED in refused
+        _, allowed, _ = await post.form(command_body("kb rollback", "UGROUPMEMBER", _fresh("C"),
+                                                     slack.api.response_url()))
+        assert "Rolling back" in allowed  # a member of the group: allowed (one version only, so it is refused)
+        result = await slack.api.wait_for_response(lambda r: "Rollback refused" in str(r.get("text")))
+        assert result["response_type"] == "in_channel"
+        assert slack.api.called("usergroups.users.list", lambda p: p.get("usergroup") == "SOPS")
+    finally:
+        await post.close()
+        await adapter.stop()
