@@ -137,7 +137,7 @@ def reply_from(text: str, passages: list[Passage]) -> Reply:
             if 1 <= n <= len(passages) and n not in seen:
                 seen.add(n)
                 cited.append(citation_of(passages[n - 1]))
-    if not cited and confident:
+    if not cited and confident and passages:
         cited.append(citation_of(passages[0]))
     return Reply(text, tuple(cited), confident=confident, mode="llm")
 

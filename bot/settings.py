@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = Field(8.0, gt=0)
+    llm_price_input_per_m: float = Field(0.0, ge=0)  # USD per 1M prompt tokens (eval --compare cost)
+    llm_price_output_per_m: float = Field(0.0, ge=0)  # USD per 1M completion tokens
     finetune_base_model: str = "gpt-4o-mini-2024-07-18"  # the chat model `finetune chat start` fine-tunes
     finetune_price_per_m_tokens: float = Field(3.0, ge=0)  # USD per 1M training tokens, for the estimate
 

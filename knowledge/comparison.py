@@ -39,7 +39,9 @@ def _retriever(staged: Path, work: Path, embedder: Embedder, options: BuildOptio
 
 
 def compare_store_faq(data_dir: Path, work: Path, base: Embedder, tuned: Embedder | None,
-                      options: BuildOptions, progress: Callable[[str], None] = lambda mode: None) -> list[ModeRow]:
+                      options: BuildOptions, progress: Callable[[str], None] = lambda mode: None,
+                      retrievers: dict[str, HybridRetriever] | None = None) -> list[ModeRow]:
+    """One row per retrieval mode; `retrievers` (if given) receives each mode's retriever, for chat modes."""
     rows = []
     modes = (("base embeddings", base, False), ("fine-tuned embeddings", tuned, False),
              ("base embeddings + past questions as search keys", base, True),
@@ -52,6 +54,8 @@ def compare_store_faq(data_dir: Path, work: Path, base: Embedder, tuned: Embedde
         folder = work / f"store-faq-{number}"
         retriever = _retriever(stage_store_faq(data_dir, folder / "src", history), folder, embedder, options)
         rows.append(ModeRow(mode, evaluate_store_faq(retriever.search, data_dir)))
+        if retrievers is not None:
+            retrievers[mode] = retriever
     return rows
 
 

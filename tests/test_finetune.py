@@ -127,3 +127,59 @@ def test_eval_compare_prints_every_mode_and_marks_chat_modes_not_configured(
     assert out.count("not configured: no chat endpoint") == 6  # three chat modes, in both tables
     assert "the product set has no past questions" in out
     assert "| base embeddings | 1.000 | 1.000 |" in out.split("product-qa")[1]
+
+
+def test_eval_compare_measures_chat_modes_when_an_endpoint_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A local OpenAI-compatible chat server answers every question with the shipping answer, citing [1]."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    from tests.test_llm_answerer import StandIn
+
+    chat = StandIn(content="Shipping is free over €60; otherwise €4.90. [1]")
+    loop = asyncio.new_event_loop()
+    server = web.Application()
+    server.router.add_post("/v1/chat/completions", chat.handle)
+    site_runner = web.AppRunner(server)
+    loop.run_until_complete(site_runner.setup())
+    loop.run_until_complete(web.TCPSite(site_runner, "127.0.0.1", 0).start())
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"OPENAI_BASE_URL": f"http://127.0.0.1:{site_runner.addresses[0][1]}/v1",
+                        "OPENAI_API_KEY": "test", "LLM_MODEL": "gpt-4o-mini", "LLM_PRICE_INPUT_PER_M": "0.15",
+                        "LLM_PRICE_OUTPUT_PER_M": "0.6"}.items():
+        monkeypatch.setenv(name, value)
+    model, _ = fine_tune(load_sources(_source(tmp_path / "src", 54)), tmp_path / "models")
+    data = write_tree(tmp_path / "eval", {
+        "store-faq/faq.csv": "id,question,answer\nshipping_cost,How much does shipping cost?,"
+                             "Shipping is free over €60; otherwise €4.90.\nreturn_policy,Can I return an item?,"
+                             "\"Yes, within 30 days of delivery, unworn and with tags.\"\n",
+        "store-faq/history.csv": _history(54).replace(",payment_methods", ",return_policy"),
+        "store-faq/queries.csv": "query,expected_id\nhow much is shipping to lisbon,shipping_cost\n"
+                                 "can I send back my order from lisbon,return_policy\n",
+        "product-qa/passages.jsonl": json.dumps({"id": "p1", "asin": "A1", "title": "Tent", "source": "bullet",
+                                                 "text": "Weighs 2.1 kg."}) + "\n",
+        "product-qa/queries.jsonl": json.dumps({"qid": "q1", "question": "weight?", "asin": "A1", "title": "Tent",
+                                                "relevant": ["p1"], "partial": []}) + "\n",
+    })
+    try:
+        result = CliRunner().invoke(app, ["eval", "--compare", "--data", str(data), "--model", str(model),
+                                          "--chat-model", "ft:gpt-4o-mini:acme::shop1"])
+    finally:
+        asyncio.run_coroutine_threadsafe(site_runner.cleanup(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+    assert result.exit_code == 0, result.output
+    faq_table = result.output.split("product-qa (")[0]
+    # RAG: judged by the entry each answer cites ([1] = the top passage, right for both questions).
+    assert "| RAG with the base chat model | — | — | 100.0% | 0.0% | 0.0% |" in faq_table
+    assert "| fine-tuned chat model with RAG | — | — | 100.0% | 0.0% | 0.0% |" in faq_table
+    # Alone: judged by the FAQ answer its text matches: the shipping answer, right for one question of two.
+    assert "| fine-tuned chat model alone | — | — | 50.0% | 50.0% | 0.0% |" in faq_table
+    # 10 prompt + 5 completion tokens per call at $0.15 / $0.60 per 1M: $0.0045 per 1,000 questions.
+    assert faq_table.count("| $0.00 |") == 3
+    assert {r["model"] for r in chat.requests} == {"gpt-4o-mini", "ft:gpt-4o-mini:acme::shop1"}
+    assert "not measured: product-qa scores retrieval only" in result.output
