@@ -40,10 +40,12 @@ class Engine:
     async def feedback(self, platform: str, conversation: str, user: str, kind: Literal["up", "down", "human"],
                        name: str = "") -> str:
         """Records a button press on the last answer; returns the acknowledgement to show."""
+        if kind == "human" and self._desk is not None:
+            async with self._state.conversation_lock(platform, conversation):  # one handoff per conversation
+                history = await self._state.load(platform, conversation)
+                return await self._hand_over(platform, conversation, user, name, history, "button")
         history = await self._state.load(platform, conversation)
         if kind == "human":
-            if self._desk is not None:
-                return await self._hand_over(platform, conversation, user, name, history, "button")
             if self._feedback is not None:
                 await self._feedback.request_human(platform, conversation, user, history)
             return messages.HUMAN_REQUESTED
@@ -61,7 +63,7 @@ class Engine:
             count = await self._state.rate(msg.platform, msg.user_id)
             if count > self._state.rate_limit:
                 return _notice(messages.RATE_LIMITED) if count == self._state.rate_limit + 1 else None
-            if self._desk is not None:
+            if self._desk is not None and not messages.clean(msg.text).startswith("/forget"):
                 handoff = await self._desk.find(msg.platform, msg.conversation_id)
                 if handoff is not None:  # a person has this conversation: relay, and stay silent
                     await self._desk.from_shopper(handoff, messages.clean(msg.text))
@@ -103,7 +105,10 @@ class Engine:
                          reason: str) -> str:
         assert self._desk is not None
         _, opened = await self._desk.open(platform, conversation, user, name, history, reason)
-        return self._desk.opened_notice() if opened else messages.HANDOFF_ALREADY
+        notice = self._desk.opened_notice() if opened else messages.HANDOFF_ALREADY
+        # Remembered, so declines before the handoff never count towards the next one.
+        await self._state.append(platform, conversation, user, Turn("bot", notice, mode="handoff"))
+        return notice
 
     async def _command(self, msg: IncomingMessage, text: str) -> Reply:
         # "/help@storebot extra words" → "help"
@@ -138,8 +143,8 @@ class Engine:
 
 def _declines_in_a_row(history: tuple[Turn, ...]) -> int:
     count = 0
-    for turn in reversed([t for t in history if t.role == "bot" and t.mode not in ("command", "notice", "handoff")]):
-        if turn.confident:
+    for turn in reversed([t for t in history if t.role == "bot" and t.mode not in ("command", "notice")]):
+        if turn.confident or turn.mode == "handoff":
             break
         count += 1
     return count

@@ -82,16 +82,18 @@ class HandoffDesk:
                    reason: str) -> tuple[Handoff, bool]:
         """The conversation's open handoff, opening one if there is none; True if it was opened now."""
         handoff_id = "H" + secrets.token_hex(4).upper()
-        if not await self._redis.set(_open_key(platform, conversation), handoff_id, nx=True, ex=self.policy.keep_s):
-            existing = await self.find(platform, conversation)
-            if existing is not None:
-                return existing, False
-            await self._redis.set(_open_key(platform, conversation), handoff_id, ex=self.policy.keep_s)
-        last_bot = next((t for t in reversed(history) if t.role == "bot"), None)
+        last_bot = next((t for t in reversed(history) if t.role == "bot" and t.mode != "handoff"), None)
         question = next((t.text for t in reversed(history) if t.role == "shopper"), "")
         handoff = Handoff(handoff_id, platform, conversation, user, name or user, reason, question,
                           last_bot is not None and not last_bot.confident, time.time())
-        await self._save(handoff)
+        await self._save(handoff)  # before it is findable, so whoever finds it can read it
+        key = _open_key(platform, conversation)
+        if not await self._redis.set(key, handoff_id, nx=True, ex=self.policy.keep_s):
+            existing = await self.find(platform, conversation)
+            if existing is not None:
+                await self._redis.delete(_record_key(handoff_id))
+                return existing, False
+            await self._redis.set(key, handoff_id, ex=self.policy.keep_s)  # the old pointer was stale
         await self._redis.zadd(WAITING, {handoff_id: handoff.opened_at})
         transcript = [{"role": t.role, "text": t.text} for t in history[-TRANSCRIPT_TURNS:]]
         await self._outbox.put(self.policy.staff_platform, "opened", handoff=handoff_id, platform=platform,
@@ -109,8 +111,16 @@ class HandoffDesk:
         return messages.HANDOFF_OPENED
 
     async def find(self, platform: str, conversation: str) -> Handoff | None:
-        handoff_id = await self._redis.get(_open_key(platform, conversation))
-        return await self.get(as_text(handoff_id)) if handoff_id else None
+        """The conversation's open handoff; a pointer left to a closed or expired one is removed."""
+        key = _open_key(platform, conversation)
+        handoff_id = await self._redis.get(key)
+        if not handoff_id:
+            return None
+        handoff = await self.get(as_text(handoff_id))
+        if handoff is None or handoff.status != "open":
+            await self._redis.delete(key)
+            return None
+        return handoff
 
     async def get(self, handoff_id: str) -> Handoff | None:
         data = as_fields(await self._redis.hgetall(_record_key(handoff_id)))
@@ -131,10 +141,14 @@ class HandoffDesk:
     async def from_shopper(self, handoff: Handoff, text: str) -> None:
         await self._outbox.put(self.policy.staff_platform, "shopper", handoff=handoff.id, text=text)
 
-    async def from_staff(self, handoff: Handoff, staff: str, text: str) -> bool:
-        """Relays a staff reply to the shopper; False when the handoff is already closed."""
+    async def from_staff(self, handoff: Handoff, staff: str, text: str, message_id: str = "") -> bool:
+        """Relays a staff reply to the shopper once (`message_id` dedupes redeliveries); False when the
+        handoff is closed or the reply was relayed already."""
         current = await self.get(handoff.id)
         if current is None or current.status != "open":
+            return False
+        seen = f"{_record_key(handoff.id)}:relayed:{message_id}"
+        if message_id and not await self._redis.set(seen, 1, nx=True, ex=self.policy.keep_s):
             return False
         shown = staff if self.policy.show_staff_names else ""
         await self._outbox.put(current.platform, "staff", conversation=current.conversation, text=text, staff=shown)
@@ -148,6 +162,8 @@ class HandoffDesk:
         handoff = await self.get(handoff_id)
         if handoff is None or handoff.status != "open":
             return None
+        if not await self._redis.set(f"{_record_key(handoff_id)}:closing", by, nx=True, ex=self.policy.keep_s):
+            return None  # someone else is closing it at this moment
         await self._redis.hset(_record_key(handoff_id), mapping={"status": "closed", "closed_by": by})
         await self._redis.zrem(WAITING, handoff_id)
         key = _open_key(handoff.platform, handoff.conversation)

@@ -120,7 +120,10 @@ class KnowledgeOps:
         while progress is not None and not build.done():
             await asyncio.wait({build}, timeout=self._progress_every)
             if not build.done():
-                await progress(stage[0])
+                try:
+                    await progress(stage[0])
+                except Exception:  # progress is a courtesy; the build and its locks run to the end regardless
+                    log.exception("could not report reload progress")
         try:
             manifest = await build
         except SourceError as err:
@@ -137,10 +140,19 @@ class KnowledgeOps:
             cache.close()
 
     async def rollback(self) -> RollbackResult:
+        """The version before the live one, made live; refused while a reload is building (the build
+        would make its own version live when it finishes)."""
+        lock = self._redis.lock(BUILD_LOCK, timeout=60) if self._redis is not None else None
+        if self._local_build.locked() or (lock is not None and not await lock.acquire(blocking=False)):
+            return RollbackResult(False, self._store.current(), "a reload is running; roll back after it")
         try:
             version = await asyncio.to_thread(self._store.rollback)
         except LookupError as err:
             return RollbackResult(False, self._store.current(), str(err))
+        finally:
+            if lock is not None:
+                with contextlib.suppress(RedisError):
+                    await lock.release()
         return RollbackResult(True, version, processes_told=await self._announce(version))
 
     async def _announce(self, version: str) -> int:

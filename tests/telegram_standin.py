@@ -54,6 +54,9 @@ class BotApiStandIn:
         if failures:
             status, body = failures.pop(0)
             return web.json_response({"ok": False, "error_code": status, **body}, status=status)
+        if "chat_id" in params and not str(params["chat_id"]).lstrip("-").isdigit():
+            return web.json_response({"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+                                     status=400)
         result = await getattr(self, f"_{method}", self._true)(params)
         return web.json_response({"ok": True, "result": result})
 

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.outbox import DEAD_LETTERS, Delivery, Outbox
+from bot.outbox import DEAD_LETTERS, Delivery, Outbox, Undeliverable
 from bot.tasks import cancel_and_wait
 
 
@@ -102,3 +103,55 @@ async def test_a_delivery_that_keeps_failing_goes_to_dead_letters_and_the_rest_s
     await _stop(task)
     dead = [f for _, f in await redis.xrange(DEAD_LETTERS) if f[b"stream"].endswith(platform.encode())]
     assert len(dead) == 1 and dead[0][b"n"] == b"bad"
+
+
+class _FlakyRedis:
+    """The real Redis, whose first reads fail the way a dropped connection does."""
+
+    def __init__(self, real: Redis, failures: int) -> None:
+        self._real = real
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    async def xreadgroup(self, *args: object, **kwargs: object) -> object:
+        if self.failures:
+            self.failures -= 1
+            raise RedisConnectionError("Connection reset by peer")
+        return await self._real.xreadgroup(*args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_redis_outage_pauses_delivery_and_never_ends_it(redis: Redis) -> None:
+    platform = f"test-{uuid.uuid4().hex[:8]}"
+    flaky = _FlakyRedis(redis, failures=2)
+    outbox = Outbox(flaky, block_ms=50)  # type: ignore[arg-type]
+    got: list[str] = []
+
+    async def deliver(d: Delivery) -> None:
+        got.append(d.fields["n"])
+
+    await outbox.put(platform, "note", n="after the outage")
+    task = await _run(outbox, platform, "one", deliver)
+    await _until(lambda: got == ["after the outage"], within=15)
+    assert flaky.failures == 0 and not task.done()
+    await _stop(task)
+
+
+async def test_an_undeliverable_entry_is_set_aside_at_once(redis: Redis) -> None:
+    platform = f"test-{uuid.uuid4().hex[:8]}"
+    outbox = Outbox(redis, block_ms=50, max_attempts=5)
+    tries: list[str] = []
+
+    async def deliver(d: Delivery) -> None:
+        tries.append(d.fields["n"])
+        if d.fields["n"] == "blocked":
+            raise Undeliverable("Forbidden: bot was blocked by the user")
+
+    task = await _run(outbox, platform, "one", deliver)
+    for n in ("blocked", "next"):
+        await outbox.put(platform, "note", n=n)
+    await _until(lambda: tries == ["blocked", "next"], within=3)  # no retries, no backoff
+    await _stop(task)
+    dead = [f for _, f in await redis.xrange(DEAD_LETTERS) if f[b"stream"].endswith(platform.encode())]
+    assert [f[b"n"] for f in dead] == [b"blocked"]

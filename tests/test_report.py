@@ -25,6 +25,7 @@ from knowledge.retrieval import HybridRetriever
 from knowledge.versions import VersionStore
 from tests.testbot import TestBot
 
+PLATFORM = "report-test"  # a shopper platform no adapter in the test run consumes
 RETURNS_ANSWER = "Yes, within 30 days of delivery, unworn and with tags."
 
 
@@ -42,21 +43,21 @@ async def test_report_figures_match_the_events_sent_and_candidates_close_the_loo
     engine = Engine(RedisState(redis, 10, 3600, 1000, 600), ExtractiveAnswerer(retriever), StoreInfo("Shop", "Hi"),
                     FeedbackStore(redis), desk, activity)
     try:
-        shopper = TestBot(engine, "telegram")
+        shopper = TestBot(engine, PLATFORM)
         for question in ("how much does delivery cost?", "can I pay with paypal?", "can I return an item?"):
             assert (await shopper.ask(question)).confident
-        await engine.feedback("telegram", shopper.conversation, shopper.user, "up")
+        await engine.feedback(PLATFORM, shopper.conversation, shopper.user, "up")
         for question in ("can you deliver to mongolia", "is there a loyalty program?"):
             assert not (await shopper.ask(question)).confident
-        await engine.feedback("telegram", shopper.conversation, shopper.user, "down")  # on the loyalty decline
+        await engine.feedback(PLATFORM, shopper.conversation, shopper.user, "down")  # on the loyalty decline
 
         # Two handoffs after declines; staff answer both. One answer is new knowledge, one is an existing FAQ's.
         for question, staff_answer in (("do you ship to mongolia?", "Yes: 7 to 10 days to Mongolia, €25."),
                                        ("the jacket is too small, what now?", RETURNS_ANSWER)):
-            asker = TestBot(engine, "telegram")
+            asker = TestBot(engine, PLATFORM)
             assert not (await asker.ask(question)).confident
-            await engine.feedback("telegram", asker.conversation, asker.user, "human", "Ana")
-            handoff = await desk.find("telegram", asker.conversation)
+            await engine.feedback(PLATFORM, asker.conversation, asker.user, "human", "Ana")
+            handoff = await desk.find(PLATFORM, asker.conversation)
             assert handoff is not None and handoff.declined
             assert await desk.from_staff(handoff, "Jane", staff_answer)
             assert await desk.resolve(handoff.id, "UJANE") is not None
@@ -85,7 +86,7 @@ async def test_report_figures_match_the_events_sent_and_candidates_close_the_loo
         write_candidates(report, tiny_source)
         build_version(tiny_source, built_store, embedder, embedding_cache, BuildOptions(faq_threshold=0.5))
         handle.refresh()
-        fresh = TestBot(engine, "telegram")
+        fresh = TestBot(engine, PLATFORM)
         shipping = await fresh.ask("do you ship to mongolia?")
         assert shipping.confident and shipping.text == "Yes: 7 to 10 days to Mongolia, €25."
         outlet = await fresh.ask("the jacket is too small, what now?")

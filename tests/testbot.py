@@ -31,3 +31,8 @@ class TestBot:
     async def ask(self, text: str) -> Reply:
         await self.push(text)
         return self.pop()
+
+    def pop_none(self) -> None:
+        """The next reply, which must be none (the bot stayed silent)."""
+        reply = self.replies.popleft()
+        assert reply is None, f"expected silence, got {reply}"

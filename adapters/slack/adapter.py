@@ -25,7 +25,7 @@ from adapters.slack.convert import SlackTarget, ThreadReply, from_event, thread_
 from adapters.slack.formatting import FEEDBACK_ACTIONS, escape, handoff_blocks, notice_blocks, to_slack_messages
 from bot.handoff import Handoff
 from bot.knowledge_ops import describe_reload, describe_rollback, describe_status
-from bot.outbox import Delivery, consumer_name
+from bot.outbox import Delivery, Undeliverable, start_consuming
 from bot.report import describe
 from bot.services import Services
 from bot.settings import Settings
@@ -34,6 +34,8 @@ from bot.types import Citation, IncomingMessage
 
 log = logging.getLogger(__name__)
 THINKING = "Thinking…"
+PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
+                    "missing_scope", "thread_not_found"}
 FAILED = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
@@ -76,10 +78,7 @@ class SlackAdapter:
     async def start(self, services: Services) -> None:
         self._services = services
         if services.outbox is not None and services.desk is not None:
-            ready = asyncio.Event()
-            self._relay = asyncio.create_task(services.outbox.consume("slack", consumer_name("slack"), self._deliver,
-                                                                      ready))
-            await ready.wait()
+            self._relay = await start_consuming(services.outbox, "slack", self._deliver)
         if self._config.app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -175,6 +174,14 @@ class SlackAdapter:
 
     async def _deliver(self, delivery: Delivery) -> None:
         """What the desk sends to staff: a new handoff thread, the shopper's messages, reminders, closure."""
+        try:
+            await self._deliver_to_staff(delivery)
+        except SlackApiError as err:
+            if err.response.get("error") in PERMANENT_ERRORS:  # retrying cannot help; ops must fix the setting
+                raise Undeliverable(f"Slack: {err.response.get('error')}") from err
+            raise
+
+    async def _deliver_to_staff(self, delivery: Delivery) -> None:
         desk = self._core.desk
         assert desk is not None
         handoff = await desk.get(delivery.fields.get("handoff", ""))
@@ -217,7 +224,7 @@ class SlackAdapter:
         handoff = await desk.by_thread(reply.thread) if desk is not None else None
         if desk is None or handoff is None or handoff.status != "open":
             return  # an ordinary thread, or a closed handoff: staff talking among themselves
-        await desk.from_staff(handoff, await self._name_of(reply.user), reply.text)
+        await desk.from_staff(handoff, await self._name_of(reply.user), reply.text, reply.message_id)
 
     async def _name_of(self, user: str) -> str:
         if user not in self._names:

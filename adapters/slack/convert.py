@@ -62,14 +62,18 @@ class ThreadReply:
     thread: str  # "channel:thread_ts", as handoff threads are recorded
     user: str
     text: str
+    message_id: str  # "channel:ts": the same message redelivered is relayed once
 
 
 def thread_reply_of(event: dict[str, Any], bot_user_id: str | None) -> ThreadReply | None:
-    if event.get("type") != "message" or event.get("channel_type") == "im" or event.get("subtype") is not None:
+    if event.get("type") != "message" or event.get("channel_type") == "im":
+        return None
+    if event.get("subtype") not in (None, "thread_broadcast", "file_share"):  # edits, joins, bot posts…
         return None
     channel, thread, user, raw = event.get("channel"), event.get("thread_ts"), event.get("user"), event.get("text")
     if not channel or not thread or not user or not raw or event.get("bot_id") or user == bot_user_id:
         return None
     if bot_user_id and f"<@{bot_user_id}>" in str(raw):
         return None  # addressed to the bot: handled as its app_mention
-    return ThreadReply(f"{channel}:{thread}", str(user), plain_text(str(raw), bot_user_id))
+    text = plain_text(str(raw), bot_user_id)
+    return ThreadReply(f"{channel}:{thread}", str(user), text, f"{channel}:{event.get('ts')}")

@@ -12,6 +12,7 @@ from typing import Literal
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -26,7 +27,7 @@ from adapters.telegram.convert import NOT_TEXT, GroupPolicy, to_incoming
 from adapters.telegram.formatting import MAX_MESSAGE, split_text, to_html_messages
 from bot import messages
 from bot.engine import Engine
-from bot.outbox import Delivery, Outbox, consumer_name
+from bot.outbox import Delivery, Outbox, Undeliverable, start_consuming
 from bot.services import Services
 from bot.settings import Settings
 from bot.tasks import cancel_and_wait
@@ -92,10 +93,7 @@ class TelegramAdapter:
             await updater.start_webhook(listen=hook.listen, port=hook.port, url_path=hook.path,
                                         webhook_url=hook.url, secret_token=hook.secret)
         if outbox is not None:
-            ready = asyncio.Event()
-            self._relay = asyncio.create_task(outbox.consume("telegram", consumer_name("telegram"), self._deliver,
-                                                             ready))
-            await ready.wait()
+            self._relay = await start_consuming(outbox, "telegram", self._deliver)
 
     async def _deliver(self, delivery: Delivery) -> None:
         """A message from support staff (or about the handoff) to the shopper's chat, as plain text."""
@@ -108,8 +106,11 @@ class TelegramAdapter:
         else:
             log.warning("unknown delivery %s dropped", delivery.kind)
             return
-        for part in split_text(text, MAX_MESSAGE):  # plain text: staff words are never parsed as markup
-            await self.application.bot.send_message(chat, part)
+        try:
+            for part in split_text(text, MAX_MESSAGE):  # plain text: staff words are never parsed as markup
+                await self.application.bot.send_message(chat, part)
+        except (BadRequest, Forbidden) as err:  # the chat is gone or blocked the bot: retrying cannot help
+            raise Undeliverable(f"chat {chat}: {err}") from err
 
     async def stop(self) -> None:
         if self._relay is not None:

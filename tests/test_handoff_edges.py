@@ -1,0 +1,109 @@
+"""Handoff edge cases on real Redis, at the engine and desk: double taps, racing resolves, the declines
+count after a handoff, /forget while a person has the conversation, staff replies redelivered."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from redis.asyncio import Redis
+
+from bot import messages
+from bot.activity import ActivityLog
+from bot.answer_extractive import ExtractiveAnswerer
+from bot.engine import Engine, StoreInfo
+from bot.feedback import FeedbackStore
+from bot.handoff import HandoffDesk, HandoffPolicy
+from bot.outbox import Outbox, outbox_stream
+from bot.state import RedisState
+from knowledge.embedding import SentenceTransformerEmbedder
+from knowledge.live import IndexHandle
+from knowledge.retrieval import HybridRetriever
+from knowledge.versions import VersionStore
+from tests.testbot import TestBot
+
+PLATFORM = "edge-cases"  # a shopper platform no adapter in the test run consumes
+
+
+@dataclass
+class Desk:
+    engine: Engine
+    desk: HandoffDesk
+    redis: Redis
+
+
+@pytest.fixture
+async def desk(built_store: VersionStore, embedder: SentenceTransformerEmbedder, redis_url: str
+               ) -> AsyncIterator[Desk]:
+    redis = Redis.from_url(redis_url)
+    handle = IndexHandle(built_store)
+    handle.refresh()
+    activity = ActivityLog(redis)
+    handoffs = HandoffDesk(redis, Outbox(redis), activity, HandoffPolicy(after_declines=2))
+    engine = Engine(RedisState(redis, 10, 3600, 1000, 600), ExtractiveAnswerer(HybridRetriever(handle, embedder)),
+                    StoreInfo("Shop", "Hi"), FeedbackStore(redis), handoffs, activity)
+    yield Desk(engine, handoffs, redis)
+    await redis.aclose()
+
+
+async def _opened_for(redis: Redis, conversation: str) -> int:
+    count = 0
+    for _, fields in await redis.xrange(outbox_stream("slack")):
+        if fields[b"kind"] == b"opened":
+            owner = await redis.hget(f"storebot:handoff:{fields[b'handoff'].decode()}", "conversation")
+            count += owner == conversation.encode()
+    return count
+
+
+async def test_a_double_tap_opens_one_handoff(desk: Desk) -> None:
+    bot = TestBot(desk.engine, PLATFORM)
+    assert not (await bot.ask("do you ship to mongolia?")).confident
+    acks = await asyncio.gather(*(desk.engine.feedback(PLATFORM, bot.conversation, bot.user, "human", "Ana")
+                                  for _ in range(3)))
+    assert sorted(acks).count(messages.HANDOFF_ALREADY) == 2 and messages.HANDOFF_OPENED in acks
+    assert await _opened_for(desk.redis, bot.conversation) == 1
+
+
+async def test_racing_resolves_close_once(desk: Desk) -> None:
+    bot = TestBot(desk.engine, PLATFORM)
+    await bot.ask("/human")
+    handoff = await desk.desk.find(PLATFORM, bot.conversation)
+    assert handoff is not None
+    closed = await asyncio.gather(*(desk.desk.resolve(handoff.id, f"U{i}") for i in range(3)))
+    assert sum(c is not None for c in closed) == 1
+    resolved = [f for _, f in await desk.redis.xrange(outbox_stream(PLATFORM))
+                if f[b"kind"] == b"resolved" and f[b"conversation"] == bot.conversation.encode()]
+    assert len(resolved) == 1
+
+
+async def test_declines_before_a_handoff_do_not_count_towards_the_next(desk: Desk) -> None:
+    bot = TestBot(desk.engine, PLATFORM)
+    await bot.ask("do you ship to mongolia?")
+    assert (await bot.ask("what about antarctica then?")).text == messages.HANDOFF_OPENED  # two in a row
+    handoff = await desk.desk.find(PLATFORM, bot.conversation)
+    assert handoff is not None and await desk.desk.resolve(handoff.id, "UJANE") is not None
+    again = await bot.ask("is there a loyalty program?")  # one decline after the handoff: no new handoff
+    assert not again.confident and again.text != messages.HANDOFF_OPENED
+    assert await desk.desk.find(PLATFORM, bot.conversation) is None
+
+
+async def test_forget_works_while_a_person_has_the_conversation(desk: Desk) -> None:
+    bot = TestBot(desk.engine, PLATFORM)
+    await bot.ask("/human")
+    await bot.push("hello?")
+    bot.pop_none()  # relayed to staff: the bot is silent
+    assert (await bot.ask("/forget")).text == messages.FORGOTTEN
+
+
+async def test_a_redelivered_staff_reply_reaches_the_shopper_once(desk: Desk) -> None:
+    bot = TestBot(desk.engine, PLATFORM)
+    await bot.ask("/human")
+    handoff = await desk.desk.find(PLATFORM, bot.conversation)
+    assert handoff is not None
+    sent = [await desk.desk.from_staff(handoff, "Jane", "On it!", "CSUPPORT:1.5") for _ in range(2)]
+    assert sent == [True, False]
+    relayed = [f for _, f in await desk.redis.xrange(outbox_stream(PLATFORM))
+               if f[b"kind"] == b"staff" and f[b"conversation"] == bot.conversation.encode()]
+    assert len(relayed) == 1
