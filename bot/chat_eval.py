@@ -24,6 +24,7 @@ from bot.answer_llm import OpenAIAnswerer, reply_from
 from bot.finetune_chat import system_prompt
 from bot.types import Answerer, PassageSearch, Reply, Turn
 from knowledge.embedding import Embedder
+from knowledge.retrieval import Passage
 
 SAME_ANSWER = 0.8
 
@@ -89,28 +90,61 @@ def closest_faq(embedder: Embedder, faq_answers: dict[str, str]) -> Callable[[Re
     return judge
 
 
-async def evaluate_answers(answer: Callable[[str], Awaitable[Reply]], judge: Callable[[Reply], str | None],
-                           data_dir: Path, usage: Usage, price_in: float, price_out: float,
-                           limit: int | None = None) -> dict[str, float]:
-    """Shares of answered correctly / wrongly / declined over store-faq's queries, p50 latency, cost."""
+Question = tuple[str, Any]  # the text asked, and what a right answer must match (falsy: nothing covers it)
+
+
+def store_faq_questions(data_dir: Path) -> list[Question]:
     with (data_dir / "queries.csv").open(newline="", encoding="utf-8") as f:
-        queries = [(row["query"], row["expected_id"].strip()) for row in csv.DictReader(f)][:limit]
+        return [(row["query"], row["expected_id"].strip()) for row in csv.DictReader(f)]
+
+
+def product_qa_questions(data_dir: Path) -> list[Question]:
+    """As the eval README prescribes: product title and question together; right = a relevant passage."""
+    with (data_dir / "passages.jsonl").open(encoding="utf-8") as f:
+        texts = {row["id"]: row["text"] for row in map(json.loads, f)}
+    with (data_dir / "queries.jsonl").open(encoding="utf-8") as f:
+        queries = [json.loads(line) for line in f if line.strip()]
+    return [(f"{q['title']}: {q['question']}", tuple(texts[i] for i in q["relevant"] if i in texts)) for q in queries]
+
+
+class RecordingSearch:
+    """Passes searches through and keeps the passages it returned, to read what an answer cites."""
+
+    def __init__(self, search: PassageSearch) -> None:
+        self._search = search
+        self.seen: dict[str, Passage] = {}
+
+    async def asearch(self, query: str, top_k: int = 5) -> list[Passage]:
+        passages = await self._search.asearch(query, top_k)
+        self.seen.update((p.node_id, p) for p in passages)
+        return passages
+
+    def cites_relevant(self, reply: Reply, relevant: tuple[str, ...]) -> bool:
+        first = self.seen.get(reply.citations[0].source_id) if reply.citations else None
+        return first is not None and any(text in first.text for text in relevant)
+
+
+async def evaluate_answers(answer: Callable[[str], Awaitable[Reply]], is_right: Callable[[Reply, Any], bool],
+                           questions: list[Question], usage: Usage, price_in: float, price_out: float,
+                           limit: int | None = None) -> dict[str, float]:
+    """Shares answered correctly / wrongly / declined, p50 latency, and cost per 1,000 questions."""
+    questions = questions[:limit]
     correct = wrong = declined = 0
     latencies = []
     before = (usage.prompt_tokens, usage.completion_tokens)
-    for query, expected in queries:
+    for question, expected in questions:
         started = time.perf_counter()
-        reply = await answer(query)
+        reply = await answer(question)
         latencies.append((time.perf_counter() - started) * 1000)
         if not reply.confident:
             declined += 1
-        elif expected and judge(reply) == expected:
+        elif expected and is_right(reply, expected):
             correct += 1
         else:
             wrong += 1
-    total = len(queries) or 1
+    total = len(questions) or 1
     tokens_in, tokens_out = usage.prompt_tokens - before[0], usage.completion_tokens - before[1]
     cost = (tokens_in * price_in + tokens_out * price_out) / 1e6 / total * 1000
     return {"answered_correctly": correct / total, "answered_wrongly": wrong / total, "declined": declined / total,
             "p50_ms": statistics.median(latencies) if latencies else 0.0, "cost_per_1000": cost,
-            "questions": float(len(queries))}
+            "questions": float(len(questions))}

@@ -60,7 +60,8 @@ def compare_store_faq(data_dir: Path, work: Path, base: Embedder, tuned: Embedde
 
 
 def compare_product_qa(data_dir: Path, work: Path, base: Embedder, tuned: Embedder | None,
-                       options: BuildOptions, progress: Callable[[str], None] = lambda mode: None) -> list[ModeRow]:
+                       options: BuildOptions, progress: Callable[[str], None] = lambda mode: None,
+                       retrievers: dict[str, HybridRetriever] | None = None) -> list[ModeRow]:
     rows = []
     for number, (mode, embedder) in enumerate((("base embeddings", base), ("fine-tuned embeddings", tuned))):
         if embedder is None:
@@ -70,5 +71,7 @@ def compare_product_qa(data_dir: Path, work: Path, base: Embedder, tuned: Embedd
         folder = work / f"product-qa-{number}"
         retriever = _retriever(stage_product_qa(data_dir, folder / "src"), folder, embedder, options)
         rows.append(ModeRow(mode, evaluate_product_qa(retriever.search, data_dir)))
+        if retrievers is not None:
+            retrievers[mode] = retriever
     rows.append(ModeRow("past questions as search keys", None, "the product set has no past questions"))
     return rows

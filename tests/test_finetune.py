@@ -126,7 +126,7 @@ def test_eval_compare_prints_every_mode_and_marks_chat_modes_not_configured(
         assert out.count(mode) >= 1, mode
     assert out.count("not configured: no chat endpoint") == 6  # three chat modes, in both tables
     assert "the product set has no past questions" in out
-    assert "| base embeddings | 1.000 | 1.000 |" in out.split("product-qa")[1]
+    assert "| base embeddings | 1.000 | 1.000 | 1.000 | 1.000 | — | — | — |" in out.split("product-qa")[1]
 
 
 def test_eval_compare_measures_chat_modes_when_an_endpoint_is_configured(
@@ -182,4 +182,7 @@ def test_eval_compare_measures_chat_modes_when_an_endpoint_is_configured(
     # 10 prompt + 5 completion tokens per call at $0.15 / $0.60 per 1M: $0.0045 per 1,000 questions.
     assert faq_table.count("| $0.00 |") == 3
     assert {r["model"] for r in chat.requests} == {"gpt-4o-mini", "ft:gpt-4o-mini:acme::shop1"}
-    assert "not measured: product-qa scores retrieval only" in result.output
+    product_table = result.output.split("product-qa (")[1]
+    # The product question's top passage is the relevant one, and the answer cites [1]: right.
+    assert "| RAG with the base chat model | — | — | — | — | 100.0% | 0.0% | 0.0% |" in product_table
+    assert "not measurable: product questions have no reference answer" in product_table
