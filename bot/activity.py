@@ -10,7 +10,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.state import PREFIX, as_fields
+from bot.state import PREFIX, as_fields, stream_since
 from bot.types import Reply
 
 ACTIVITY_STREAM = f"{PREFIX}:activity"
@@ -32,9 +32,7 @@ class ActivityLog:
         await self._redis.xadd(ACTIVITY_STREAM, entry, maxlen=self._retention, approximate=True)
 
     async def since(self, seconds: float) -> list[dict[str, str]]:
-        start_ms = int((await self._redis.time())[0] * 1000 - seconds * 1000)
-        raw: Any = await self._redis.xrange(ACTIVITY_STREAM, min=f"{max(start_ms, 0)}-0")
-        return [as_fields(fields) for _, fields in raw]
+        return await stream_since(self._redis, ACTIVITY_STREAM, seconds)
 
     async def forget_user(self, platform: str, user: str) -> int:
         entries: Any = await self._redis.xrange(ACTIVITY_STREAM) or []

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from bot.activity import ActivityLog
 from bot.feedback import FEEDBACK_STREAM
-from bot.state import as_fields
+from bot.state import stream_since
 from bot.types import PassageSearch
 from knowledge.embedding import Embedder
 
@@ -77,7 +77,7 @@ class Reports:
     async def build(self, since_s: float) -> Report:
         """Figures over the last `since_s` seconds (by the Redis server's clock, which stamps the entries)."""
         events = await self._activity.since(since_s)
-        ratings = await self._ratings(since_s)
+        ratings = await stream_since(self._redis, FEEDBACK_STREAM, since_s)
         kinds = [e["kind"] for e in events]
         unanswered = [(e["question"], "declined") for e in events if e["kind"] == "declined"]
         unanswered += [(r["question"], "down") for r in ratings if r.get("rating") == "down" and r.get("question")]
@@ -87,11 +87,6 @@ class Reports:
             sum(r.get("rating") == "up" for r in ratings), sum(r.get("rating") == "down" for r in ratings),
             await self._group(unanswered), await self._candidates(resolved),
         )
-
-    async def _ratings(self, since_s: float) -> list[dict[str, str]]:
-        start_ms = int((await self._redis.time())[0] * 1000 - since_s * 1000)
-        raw: Any = await self._redis.xrange(FEEDBACK_STREAM, min=f"{max(start_ms, 0)}-0")
-        return [as_fields(fields) for _, fields in raw]
 
     async def _group(self, questions: list[tuple[str, str]]) -> tuple[QuestionGroup, ...]:
         if not questions:

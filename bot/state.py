@@ -29,6 +29,13 @@ def as_fields(raw: Any) -> dict[str, str]:
     return {as_text(k): as_text(v) for k, v in (raw or {}).items()}
 
 
+async def stream_since(redis: Redis, stream: str, seconds: float) -> list[dict[str, str]]:
+    """A stream's entries of the last `seconds`, by the Redis server's clock (which stamps the ids)."""
+    start_ms = int((await redis.time())[0] * 1000 - seconds * 1000)
+    raw: Any = await redis.xrange(stream, min=f"{max(start_ms, 0)}-0")
+    return [as_fields(fields) for _, fields in raw]
+
+
 def _turn_json(turn: Turn) -> str:
     return json.dumps({"role": turn.role, "text": turn.text, "citations": [asdict(c) for c in turn.citations],
                        "mode": turn.mode, "confident": turn.confident, "model": turn.model})
