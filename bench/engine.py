@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from bench.anchor import run_product_qa_anchor
 from bench.catalogue import clean_up, product_qa_index, product_qa_questions
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.state import RedisState
 from bot.types import IncomingMessage
@@ -71,10 +71,10 @@ async def main() -> None:
         embedder = SentenceTransformerEmbedder()
         handle = product_qa_index(eval_dir, tmp, embedder)
         state = RedisState(redis, memory_turns=10, memory_ttl_s=600, rate_per_minute=10_000, dedupe_ttl_s=600)
-        engine = Engine(state, ExtractiveAnswerer(HybridRetriever(handle, embedder)), StoreInfo("Bench", "Hi"))
+        engine = Engine(state, FactAnswerer(HybridRetriever(handle, embedder)), StoreInfo("Bench", "Hi"))
         first = await _sequential(engine, questions)
         repeated = await _sequential(engine, questions)
-        fresh = Engine(state, ExtractiveAnswerer(HybridRetriever(handle, embedder)), StoreInfo("Bench", "Hi"))
+        fresh = Engine(state, FactAnswerer(HybridRetriever(handle, embedder)), StoreInfo("Bench", "Hi"))
         distinct, distinct_rate = await _concurrent(fresh, [f"{q} ({i})" for i, q in enumerate(questions * 3)])
         mixed, mixed_rate = await _concurrent(engine, questions)
         print("| end to end, one message at a time | p50 ms | p99 ms |\n|---|---|---|")

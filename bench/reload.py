@@ -25,7 +25,7 @@ import numpy as np
 from redis.asyncio import Redis
 
 from bench.catalogue import clean_up, product_qa_questions
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.knowledge_ops import KnowledgeOps, ReloadResult
 from bot.reload import follow_reloads
@@ -135,7 +135,7 @@ async def main() -> None:
             followers.append(asyncio.create_task(follow_reloads(listener, handle, ready)))
             await ready.wait()
         state = RedisState(redis, memory_turns=10, memory_ttl_s=600, rate_per_minute=100_000, dedupe_ttl_s=600)
-        engine = Engine(state, ExtractiveAnswerer(HybridRetriever(serving, embedder)), StoreInfo("Bench", "Hi"))
+        engine = Engine(state, FactAnswerer(HybridRetriever(serving, embedder)), StoreInfo("Bench", "Hi"))
         ops = KnowledgeOps(store, source, lambda: embedder, tmp / "cache.sqlite", BuildOptions(), redis)
         baseline = await _measure(engine, questions, None)
 

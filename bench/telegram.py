@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 
 from adapters.telegram.adapter import TelegramAdapter, WebhookConfig
 from bench.catalogue import clean_up, product_qa_index, product_qa_questions
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.state import RedisState
 from knowledge.embedding import SentenceTransformerEmbedder
@@ -99,7 +99,7 @@ async def main() -> None:
         for webhook in (False, True):
             for flood_limits in (True, False):
                 state = RedisState(redis, 10, 600, 10_000, 600)
-                engine = Engine(state, ExtractiveAnswerer(HybridRetriever(handle, embedder)), StoreInfo("Bench", "Hi"))
+                engine = Engine(state, FactAnswerer(HybridRetriever(handle, embedder)), StoreInfo("Bench", "Hi"))
                 rows.append(await _run(engine, questions, webhook, flood_limits))
         print(f"| {SHOPPERS} shoppers × {MESSAGES_EACH} new questions | messages/s | p50 ms | p99 ms |")
         print("|---|---|---|---|")

@@ -13,6 +13,7 @@ from bot.cli_compare import eval_main
 from bot.cli_finetune import finetune_app
 from bot.cli_kb import eval_app, kb_app, settings_or_exit
 from bot.cli_report import report
+from bot.cli_test import run_conversation_tests
 from bot.settings import Settings
 from bot.types import Adapter
 from bot.wiring import running_engine
@@ -23,6 +24,7 @@ app.add_typer(kb_app, name="kb")
 eval_app.callback(invoke_without_command=True)(eval_main)
 app.add_typer(eval_app, name="eval")
 app.command("report")(report)
+app.command("test")(run_conversation_tests)
 app.add_typer(finetune_app, name="finetune")
 err_console = Console(stderr=True, soft_wrap=True)
 

@@ -13,7 +13,7 @@ import typer
 from openai import AsyncOpenAI
 from rich.console import Console
 
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.chat_eval import (
     FineTunedAlone,
     Question,
@@ -114,7 +114,7 @@ def _faq_chat_modes(settings: Settings, store_faq: Path, retrievers: dict[str, H
                     chat_model: str | None) -> list[ChatMode]:
     base, tuned = _models(settings, chat_model)
     retriever = retrievers[RAG_RETRIEVAL]
-    fallback = ExtractiveAnswerer(retriever)
+    fallback = FactAnswerer(retriever)
     with (store_faq / "faq.csv").open(newline="", encoding="utf-8") as f:
         faq_answers = {row["id"]: row["answer"] for row in csv.DictReader(f)}
     closest = closest_faq(embedder, faq_answers)
@@ -133,7 +133,7 @@ def _product_chat_modes(settings: Settings, retrievers: dict[str, HybridRetrieve
                         chat_model: str | None) -> list[ChatMode]:
     base, tuned = _models(settings, chat_model)
     recording = RecordingSearch(retrievers["base embeddings"])
-    fallback = ExtractiveAnswerer(retrievers["base embeddings"])
+    fallback = FactAnswerer(retrievers["base embeddings"])
     store = settings.store_name
     return [
         (CHAT_MODES[0], lambda client: rag(client, base, recording, fallback, store), recording.cites_relevant),

@@ -13,15 +13,17 @@ import typer
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.kb_summary import summary_line, threshold_line, warning_lines
 from bot.knowledge_ops import KnowledgeOps, describe_reload, describe_rollback
 from bot.settings import Settings, SettingsError, load_settings
 from bot.wiring import build_options, make_cache, make_embedder, make_ops, make_store
 from knowledge.builder import build_version
 from knowledge.evaluation import evaluate_product_qa, evaluate_store_faq, stage_product_qa, stage_store_faq
-from knowledge.live import IndexHandle
+from knowledge.live import IndexHandle, NoIndexError
 from knowledge.records import SourceError
 from knowledge.retrieval import HybridRetriever
 from knowledge.versions import Manifest, VersionStore
@@ -42,7 +44,8 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _build(settings: Settings, source: Path, store: VersionStore, quiet: bool = False) -> Manifest:
+def _build(settings: Settings, source: Path, store: VersionStore, quiet: bool = False,
+           strict: bool = False) -> Manifest:
     embedder = make_embedder(settings)
     cache = make_cache(settings)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -53,18 +56,26 @@ def _build(settings: Settings, source: Path, store: VersionStore, quiet: bool = 
             bar.update(task, description=stage, completed=done, total=total)
 
         try:
-            return build_version(source, store, embedder, cache, build_options(settings), progress)
+            return build_version(source, store, embedder, cache, build_options(settings, strict), progress)
         finally:
             cache.close()
 
 
+SOURCE_HELP = ("Source directory with faq/, past_questions/, products/ and pages/; default KB_SOURCE_DIR, "
+               "which is the bundled demo store unless set.")
+STRICT_HELP = "Fail the build on any warning (a skipped row, file or page) instead of skipping it."
+
+
 @kb_app.command("build")
 def kb_build(
-    source: Annotated[Path | None, typer.Option(help="Source directory (faq/, past_questions/, products/).")] = None,
+    source: Annotated[Path | None, typer.Option(help=SOURCE_HELP)] = None,
     embed_model: Annotated[Path | None, typer.Option(
         help="A fine-tuned model directory (`storebot finetune embeddings`); default EMBED_MODEL.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ) -> None:
-    """Build a new version from the sources and make it live (the old one keeps serving on error)."""
+    """Build a new version from the sources and make it live (the old one keeps serving on error).
+
+    Without --source it builds KB_SOURCE_DIR: the bundled demo store unless you set it."""
     settings = settings_or_exit()
     if embed_model is not None:
         try:
@@ -74,22 +85,22 @@ def kb_build(
             raise typer.Exit(2) from None
     store = make_store(settings)
     try:
-        manifest = _build(settings, source or settings.kb_source_dir, store)
+        manifest = _build(settings, source or settings.kb_source_dir, store, strict=strict)
     except SourceError as err:
         err_console.print(f"[red]Build failed: {err}[/red]")
         live = store.current()
         err_console.print(f"The live version is unchanged: {live or 'none yet'}.")
         raise typer.Exit(1) from None
-    for warning in manifest.warnings:
-        err_console.print(f"[yellow]warning: {warning}[/yellow]")
-    counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in manifest.counts.items())
-    console.print(f"Built version {manifest.version} in {manifest.build_seconds:.1f}s: {counts}.")
+    for line in warning_lines(manifest):
+        err_console.print(line, style="yellow", markup=False, highlight=False)
+    console.print(f"Built version {manifest.version} in {manifest.build_seconds:.1f}s.")
+    console.print(summary_line(manifest), highlight=False)
     console.print(f"Embedded {manifest.embedded:,} new texts; the rest came from the cache. It is live now.")
 
 
 @kb_app.command("reload")
 def kb_reload(
-    source: Annotated[Path | None, typer.Option(help="Source directory (faq/, past_questions/, products/).")] = None,
+    source: Annotated[Path | None, typer.Option(help=SOURCE_HELP)] = None,
 ) -> None:
     """Build a new version and tell every running bot process to switch to it (over Redis)."""
     settings = settings_or_exit()
@@ -150,8 +161,10 @@ def kb_status() -> None:
     ago = _age(age.total_seconds())
     console.print(f"Live version: [bold]{manifest.version}[/bold] (built {manifest.built_at}, {ago} ago)")
     console.print(f"Embedding model: {manifest.embedding_model} ({manifest.dims} dims)")
-    console.print("Counts: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in manifest.counts.items()))
-    console.print("Confidence thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in manifest.thresholds.items()))
+    console.print(summary_line(manifest), highlight=False)
+    console.print(threshold_line(manifest), highlight=False, markup=False)
+    for line in warning_lines(manifest):
+        console.print(line, style="yellow", markup=False, highlight=False)
     table = Table("source", "kind", "records", "sha256")
     for src in manifest.sources:
         table.add_row(src["path"], src["kind"], str(src["records"]), src["sha256"][:12])
@@ -171,17 +184,30 @@ def kb_search(
     question: str,
     k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
 ) -> None:
-    """Ranked passages for a question, with scores and sources."""
+    """Ranked passages for a question, with similarity against the threshold and the source."""
     settings = settings_or_exit()
     handle = IndexHandle(make_store(settings))
-    handle.refresh()
+    try:
+        handle.refresh()
+        thresholds = handle.live.manifest.thresholds
+    except (NoIndexError, OSError, ValueError) as err:
+        err_console.print(f"[red]{_no_index_message(err)}[/red]", markup=False)
+        raise typer.Exit(1) from None
     retriever = HybridRetriever(handle, make_embedder(settings))
     for rank, p in enumerate(retriever.search(question, k), start=1):
         flag = "confident" if p.confident else "below threshold"
-        console.print(f"[bold]{rank}. {p.title}[/bold]  ({p.source})", highlight=False)
-        console.print(f"   score {p.score:.3f}, similarity {p.similarity:.3f}, {flag}", highlight=False)
+        where = p.url or p.source
+        console.print(f"[bold]{rank}. {escape(p.title)}[/bold] — {escape(where)}", highlight=False)
+        console.print(f"   {p.kind}: similarity {p.similarity:.3f} vs threshold {thresholds.get(p.kind, 1.0):.3f} "
+                      f"({flag}), score {p.score:.3f}, from {escape(p.source)}", highlight=False)
         text = p.text if len(p.text) <= 240 else p.text[:237] + "..."
         console.print("   " + text.replace("\n", " "), highlight=False, markup=False)
+
+
+def _no_index_message(err: Exception) -> str:
+    if isinstance(err, NoIndexError):
+        return "No knowledge base built yet: run `storebot kb build` first."
+    return f"The live knowledge base cannot be read ({err}); rebuild it with `storebot kb build`."
 
 
 def _eval_on(settings: Settings, staged: Path, work: Path) -> HybridRetriever:

@@ -12,7 +12,6 @@ from typing import Literal
 
 from bot import messages
 from bot.activity import ActivityLog
-from bot.condense import condense
 from bot.feedback import FeedbackStore
 from bot.handoff import HandoffDesk
 from bot.types import Answerer, ConversationState, IncomingMessage, Reply, Turn
@@ -85,9 +84,9 @@ class Engine:
             history += (Turn("shopper", text),)
             await self._state.append(msg.platform, msg.conversation_id, msg.user_id, history[-1])
             return _notice(await self._hand_over_msg(msg, history, "asked"), "handoff")
-        reply = await self._answerer.answer(condense(text, history), history)
+        reply = await self._answerer.answer(text, history)
         turns = (Turn("shopper", text), Turn("bot", reply.text, reply.citations, reply.mode, reply.confident,
-                                              reply.model))
+                                              reply.model, reply.focus))
         await self._state.append(msg.platform, msg.conversation_id, msg.user_id, *turns)
         if self._activity is not None:
             await self._activity.answered(msg.platform, msg.conversation_id, msg.user_id, text, reply)

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     # The store
     store_name: str = "Northwind Outfitters"
     store_greeting: str = "Hi! I'm the store assistant. Ask me about orders, shipping, returns or our products."
+    store_currency: str = ""  # ISO code (EUR, USD…) for prices whose data names none; empty: shown as plain numbers
 
     # Knowledge base
     kb_source_dir: Path = DEMO_STORE

@@ -14,7 +14,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.types import Citation, Turn
+from bot.types import Citation, Focus, Turn
 
 PREFIX = "storebot"
 
@@ -38,14 +38,18 @@ async def stream_since(redis: Redis, stream: str, seconds: float) -> list[dict[s
 
 def _turn_json(turn: Turn) -> str:
     return json.dumps({"role": turn.role, "text": turn.text, "citations": [asdict(c) for c in turn.citations],
-                       "mode": turn.mode, "confident": turn.confident, "model": turn.model})
+                       "mode": turn.mode, "confident": turn.confident, "model": turn.model,
+                       "focus": asdict(turn.focus) if turn.focus else None})
 
 
 def _turn(raw: bytes | str) -> Turn:
     data = json.loads(raw)
     citations = tuple(Citation(**c) for c in data.get("citations", ()))
+    focus = data.get("focus")
     return Turn(data["role"], data["text"], citations, data.get("mode", ""), data.get("confident", True),
-                data.get("model", ""))
+                data.get("model", ""), Focus(tuple(focus["products"]), focus["topic"], focus.get("question", ""),
+                                            tuple((n, v) for n, v in focus.get("options", ())))
+                if focus else None)
 
 
 class RedisState:

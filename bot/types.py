@@ -35,12 +35,23 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class Focus:
+    """What an answer was about: the products it named (best first) and the FAQ entry or page section."""
+
+    products: tuple[str, ...] = ()  # product ids
+    topic: str = ""  # node id of the FAQ entry or page section
+    question: str = ""  # the question it answered, as resolved (for follow-ups on a topic)
+    options: tuple[tuple[str, str], ...] = ()  # the variant of the first product it was about ("L", "Red")
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     text: str
     citations: tuple[Citation, ...] = ()
     confident: bool = True  # False: the bot declined and offers a human
     mode: str = "extractive"  # which answerer produced it ("extractive", "llm", "command", "notice", "handoff")
     model: str = ""  # the chat model behind an "llm" answer
+    focus: Focus | None = None  # what the answer was about, so "is it waterproof?" can follow
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +62,19 @@ class Turn:
     mode: str = ""  # for bot turns: which answerer produced it
     confident: bool = True  # for bot turns: False when it declined
     model: str = ""
+    focus: Focus | None = None  # for bot turns: what the answer was about
+
+
+def focus_of(history: tuple[Turn, ...]) -> Focus | None:
+    """The focus of the last answer, if the last answer had one (a declined answer keeps the one before)."""
+    for turn in reversed(history):
+        if turn.role != "bot" or turn.mode in ("command", "notice"):
+            continue
+        if turn.focus is not None:
+            return turn.focus
+        if turn.confident and turn.mode != "smalltalk":
+            return None
+    return None
 
 
 class Answerer(Protocol):

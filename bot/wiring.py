@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.activity import ActivityLog
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FeedbackStore
 from bot.handoff import HandoffDesk, HandoffPolicy, send_reminders
@@ -64,12 +64,14 @@ def make_ops(settings: Settings, redis: Redis | None, embedder: Embedder | None 
                         make_cache_path(settings), build_options(settings), redis, handle)
 
 
-def build_options(settings: Settings) -> BuildOptions:
+def build_options(settings: Settings, strict: bool = False) -> BuildOptions:
     text_fields = tuple(f.strip() for f in settings.kb_catalog_text_fields.split(",") if f.strip())
     return BuildOptions(
         load=LoadOptions(
             max_file_bytes=int(settings.kb_max_file_mb * 1024 * 1024),
             catalog_fields=CatalogFields(text=text_fields),
+            currency=settings.store_currency.strip().upper(),
+            strict=strict,
         ),
         decline_share=settings.kb_decline_share,
         faq_threshold=settings.kb_faq_threshold,
@@ -113,7 +115,7 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
     handle = IndexHandle(make_store(settings), embedder.model_id)
     await asyncio.to_thread(handle.refresh)
     retriever = HybridRetriever(handle, embedder)
-    answerer: Answerer = ExtractiveAnswerer(retriever)
+    answerer: Answerer = FactAnswerer(retriever, settings.store_name)
     if settings.answer_mode == "llm":
         from openai import AsyncOpenAI
 
@@ -122,7 +124,7 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
         client = AsyncOpenAI(api_key=settings.openai_api_key or "unset", base_url=settings.openai_base_url,
                              max_retries=1)
         answerer = OpenAIAnswerer(client, settings.llm_model, retriever, answerer, settings.llm_timeout_s,
-                                  settings.store_name)
+                                  settings.store_name, products=lambda pid: retriever.live.catalog.get(pid))
     redis = Redis.from_url(settings.redis_url)
     notice = None
     try:

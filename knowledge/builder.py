@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from knowledge.calibration import calibrate_faq_threshold
+from knowledge.catalog import save_products
 from knowledge.embedding import Embedder, EmbeddingCache
 from knowledge.hybrid import HybridIndex
-from knowledge.loader import LoadOptions, load_sources
+from knowledge.loader import LoadOptions, load_sources, warning_counts, warning_examples
 from knowledge.nodes import build_nodes
 from knowledge.versions import Manifest, VersionStore
 
@@ -28,6 +29,8 @@ class BuildOptions:
     product_threshold: float = 0.45
 
 
+MAX_LISTED_WARNINGS = 200  # the manifest keeps counts of all, and the first ones in full
+EXAMPLES_PER_KIND = 5
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -53,14 +56,17 @@ def build_version(
     vectors, computed = cache.embed(embedder, [k.text for k in keys], embedded)
     report("indexing", 0, 1)
     index = HybridIndex.build(nodes, keys, vectors)
+    calibrated = calibrate_faq_threshold(keys, vectors, options.decline_share)
     thresholds = {
-        "faq": calibrate_faq_threshold(keys, vectors, options.decline_share, options.faq_threshold),
+        "faq": options.faq_threshold if calibrated is None else calibrated,
         "product": options.product_threshold,
+        "page": options.product_threshold,
     }
     version = store.new_version_id()
     staging = store.staging_dir(version)
     try:
         index.save(staging)
+        save_products(staging, sources.products)
         manifest = Manifest(
             version=version,
             built_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -70,14 +76,21 @@ def build_version(
             counts={
                 "faq_entries": len(sources.faqs),
                 "past_questions": len(sources.past_questions),
-                "product_docs": len(sources.products),
+                "products": len(sources.products),
+                "variants": sum(len(p.variants) for p in sources.products),
+                "product_docs": sum(1 for d in sources.documents if d.kind == "product"),
+                "page_sections": sum(1 for d in sources.documents if d.kind == "page"),
+                "page_files": sum(1 for f in sources.files if f.kind == "pages"),
                 "nodes": len(nodes),
                 "search_keys": len(keys),
             },
             sources=[asdict(f) for f in sources.files],
             thresholds=thresholds,
             embedded=computed,
-            warnings=list(sources.warnings),
+            warnings=[str(w) for w in sources.warnings[:MAX_LISTED_WARNINGS]],
+            warning_counts=warning_counts(sources.warnings),
+            warning_examples=warning_examples(sources.warnings, EXAMPLES_PER_KIND),
+            faq_threshold_calibrated=calibrated is not None,
         )
         manifest.write(staging)
         store.publish(staging, version)

@@ -16,15 +16,15 @@ from knowledge.nodes import SearchKey
 
 SAMPLE = 3000
 MIN_PAST_QUESTIONS = 50
+FAQ_KEY_KINDS = frozenset({"question", "alternate", "past_question", "answer"})
 
 
-def calibrate_faq_threshold(
-    keys: list[SearchKey], vectors: Vectors, decline_share: float, default: float
-) -> float:
-    faq_rows = np.asarray([i for i, k in enumerate(keys) if k.kind != "product"], dtype=np.int64)
+def calibrate_faq_threshold(keys: list[SearchKey], vectors: Vectors, decline_share: float) -> float | None:
+    """The calibrated threshold, or None when there are too few past questions to calibrate from."""
+    faq_rows = np.asarray([i for i, k in enumerate(keys) if k.kind in FAQ_KEY_KINDS], dtype=np.int64)
     past_rows = np.asarray([i for i, k in enumerate(keys) if k.kind == "past_question"], dtype=np.int64)
     if len(past_rows) < MIN_PAST_QUESTIONS or len({keys[i].node for i in past_rows}) < 2:
-        return default
+        return None
     sample = np.random.default_rng(0).choice(past_rows, size=min(SAMPLE, len(past_rows)), replace=False)
     node_of = np.asarray([k.node for k in keys], dtype=np.int64)
     similarity = vectors[sample] @ vectors[faq_rows].T

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from knowledge.catalog import Catalog, load_products
 from knowledge.hybrid import HybridIndex
+from knowledge.product_match import ProductMatcher
 from knowledge.versions import Manifest, VersionStore
 
 
@@ -21,11 +23,14 @@ class ModelMismatchError(RuntimeError):
 class LiveIndex:
     manifest: Manifest
     index: HybridIndex
+    catalog: Catalog
+    matcher: ProductMatcher
 
     @classmethod
     def load(cls, store: VersionStore, version: str) -> LiveIndex:
         path = store.path(version)
-        return cls(Manifest.read(path), HybridIndex.load(path))
+        catalog = Catalog(load_products(path))
+        return cls(Manifest.read(path), HybridIndex.load(path), catalog, ProductMatcher(catalog))
 
 
 class IndexHandle:

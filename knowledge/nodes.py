@@ -1,18 +1,20 @@
 """Records → LlamaIndex TextNodes (what is shown and cited) and search keys (what is matched).
 
 An FAQ node is found through every phrasing of its question (question, alternates, past
-questions) and its answer; a past question is only ever a key, never shown. Long product
-documents are chunked; each chunk is matched with its product title in front.
+questions) and its answer; a past question is only ever a key, never shown. Product descriptions and
+page sections are chunked at sentence and element boundaries; each chunk is matched with its title in
+front. A product's options and category are one more key of its first chunk, so "do you have hoodies
+in purple" finds a product whose description never says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 
-from knowledge.records import LoadedSources, ProductDoc
+from knowledge.chunking import chunk_text
+from knowledge.records import LoadedSources, ProductRecord
 
 CHUNK_WORDS = 160
 
@@ -21,7 +23,7 @@ CHUNK_WORDS = 160
 class SearchKey:
     text: str
     node: int  # index into the node list
-    kind: str  # "question" | "alternate" | "past_question" | "answer" | "product"
+    kind: str  # "question" | "alternate" | "past_question" | "answer" | "product" | "facts" | "page"
 
 
 def build_nodes(sources: LoadedSources) -> tuple[list[TextNode], list[SearchKey]]:
@@ -42,21 +44,25 @@ def build_nodes(sources: LoadedSources) -> tuple[list[TextNode], list[SearchKey]
         keys.extend(SearchKey(alt, index, "alternate") for alt in entry.alternates)
         keys.extend(SearchKey(q, index, "past_question") for q in past_by_faq.get(entry.id, ()))
         keys.append(SearchKey(f"{entry.question}\n{entry.answer}", index, "answer"))
-    splitter = SentenceSplitter(chunk_size=CHUNK_WORDS, chunk_overlap=20, tokenizer=str.split)
-    for doc in sources.products:
-        for number, chunk in enumerate(_chunks(doc, splitter)):
+    products = {p.id: p for p in sources.products}
+    for doc in sources.documents:
+        prefix = "product" if doc.kind == "product" else doc.kind
+        for number, chunk in enumerate(chunk_text(doc.text, CHUNK_WORDS) or [doc.title]):
             index = len(nodes)
             nodes.append(TextNode(
-                id_=f"product:{doc.id}" + (f"#{number}" if number else ""),
+                id_=f"{prefix}:{doc.id}" + (f"#{number}" if number else ""),
                 text=chunk,
-                metadata={"kind": "product", "title": doc.title, "url": doc.url,
-                          "source": f"{doc.origin.path}:{doc.origin.line}", **doc.metadata},
+                metadata={**doc.metadata, "kind": doc.kind, "title": doc.title, "url": doc.url,
+                          "source": f"{doc.origin.path}:{doc.origin.line}", "product_id": doc.product_id},
             ))
-            keys.append(SearchKey(f"{doc.title}\n{chunk}" if doc.title else chunk, index, "product"))
+            keys.append(SearchKey(f"{doc.title}\n{chunk}" if doc.title else chunk, index, doc.kind))
+            product = products.get(doc.product_id)
+            if number == 0 and product is not None and (product.options or product.category):
+                keys.append(SearchKey(facts_key(product), index, "facts"))
     return nodes, keys
 
 
-def _chunks(doc: ProductDoc, splitter: SentenceSplitter) -> list[str]:
-    if len(doc.text.split()) <= CHUNK_WORDS:
-        return [doc.text]
-    return [c for c in splitter.split_text(doc.text) if c.strip()]
+def facts_key(product: ProductRecord) -> str:
+    """Title, category and option values: what a shopper names when looking for a kind of product."""
+    options = "; ".join(f"{o.name}: {', '.join(o.values)}" for o in product.options)
+    return "\n".join(part for part in (product.title, product.category, options) if part)

@@ -1,100 +1,141 @@
-"""Product documents (Markdown/HTML/text with optional front matter) and catalogs (CSV/JSON/JSONL)."""
+"""Product files → ProductRecords (facts: prices, options, SKUs, stock) and Documents (text to index).
+
+Catalogs (CSV/JSON/JSONL) are read by their columns, never their file name: a Shopify product export,
+a WooCommerce product export, or any other table with a row per product (see knowledge/sources/).
+Product documents (Markdown/HTML/text with optional YAML front matter) are one product each.
+
+Lenient: a row or file that cannot be used is skipped with a SourceWarning naming file and line. Data that
+would be wrong (unparseable files, duplicate ids, prices that are not numbers, variations of an unknown
+parent) is a SourceError.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from html.parser import HTMLParser
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from selectolax.lexbor import LexborHTMLParser
 
 from knowledge.readers import TextLoader, read_text, tabular_rows
-from knowledge.records import Origin, ProductDoc, SourceError
+from knowledge.records import Document, Origin, ProductOption, ProductRecord, SourceError, SourceWarning, Variant
+from knowledge.sources.catalog import (
+    CatalogFields,
+    Cells,
+    ProductsRead,
+    columns_of,
+    detect_format,
+    fact_line,
+    flat,
+    one_line,
+    split_list,
+)
+from knowledge.sources.generic import read_generic
+from knowledge.sources.html_text import blocks_to_text, html_blocks
+from knowledge.sources.prices import parse_price
+from knowledge.sources.shopify import read_shopify
+from knowledge.sources.woocommerce import read_woocommerce
 
-
-@dataclass(frozen=True, slots=True)
-class CatalogFields:
-    """Which catalog columns are text (joined into the document) and which name the product."""
-
-    text: tuple[str, ...] = ("text", "description", "body", "content", "details", "features")
-    title: tuple[str, ...] = ("title", "name", "product_name")
-    id: tuple[str, ...] = ("id", "sku", "product_id")
-    url: tuple[str, ...] = ("url", "link")
-
+__all__ = ["CATALOG_SUFFIXES", "DOC_SUFFIXES", "CatalogFields", "ProductsRead", "load_product_file"]
 
 DOC_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm", ".txt"})
 CATALOG_SUFFIXES = frozenset({".csv", ".json", ".jsonl"})
 
+_Importer = Callable[[Sequence[Cells], str, CatalogFields, str], ProductsRead]
+_IMPORTERS: dict[str, _Importer] = {"shopify": read_shopify, "woocommerce": read_woocommerce,
+                                    "generic": read_generic}
+
 
 def load_product_file(
-    path: Path, shown: str, max_bytes: int, fields: CatalogFields
-) -> list[ProductDoc]:
+    path: Path, shown: str, max_bytes: int, fields: CatalogFields, currency: str = ""
+) -> ProductsRead:
+    """One product file; `currency` is the store's, used where the data names none."""
     if path.suffix.lower() in CATALOG_SUFFIXES:
-        return [_catalog_row(line, row, shown, fields) for line, row in tabular_rows(path, shown, max_bytes)]
-    return [_document(path, shown, read_text(path, shown, max_bytes))]
+        rows = [Cells.of(line, row) for line, row in tabular_rows(path, shown, max_bytes)]
+        if not rows:
+            return _nothing("empty_file", shown, "no product rows; nothing loaded")
+        return _IMPORTERS[detect_format(columns_of(rows))](rows, shown, fields, currency)
+    return _product_document(path, shown, read_text(path, shown, max_bytes), currency)
 
 
-def _first(row: dict[str, str], names: tuple[str, ...]) -> str:
-    return next((row[n] for n in names if row.get(n)), "")
+def _nothing(kind: str, shown: str, message: str) -> ProductsRead:
+    return ProductsRead((), (), (SourceWarning(kind, shown, None, message),))
 
 
-def _catalog_row(line: int, raw: dict[str, Any], shown: str, fields: CatalogFields) -> ProductDoc:
-    row = {str(k): _flat(v) for k, v in raw.items() if k is not None}
-    text = "\n".join(row[name] for name in fields.text if row.get(name))
-    title = _first(row, fields.title)
-    if not text:
-        raise SourceError(shown, line, f"no text: none of the text fields ({', '.join(fields.text)}) is filled")
-    named = set(fields.text) | set(fields.title) | set(fields.url)
-    metadata = {k: v for k, v in row.items() if k not in named and v}
-    return ProductDoc(
-        id=_first(row, fields.id) or f"{shown}:{line}",
-        title=title,
-        text=text,
-        origin=Origin(shown, line),
-        url=_first(row, fields.url),
-        metadata=metadata,
-    )
+# --- Product documents -------------------------------------------------------------------------
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
+_OPTION_KEYS = {"sizes": "Size", "size": "Size", "colors": "Color", "color": "Color", "colours": "Colour",
+                "colour": "Colour"}
+_RECORD_KEYS = frozenset({"sku", "id", "price", "category", "vendor", "brand", "tags", *_OPTION_KEYS})
 
 
-def _flat(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return "\n".join(_flat(v) for v in value)
-    return str(value).strip()
+def _product_document(path: Path, shown: str, text: str, currency: str) -> ProductsRead:
+    if not text.strip():
+        return _nothing("empty_file", shown, "empty file; nothing loaded")
+    meta, raw, body_start = _front_matter(text, shown)
+    body = text[body_start:]
+    if path.suffix.lower() in {".html", ".htm"}:
+        body, heading = _html_text(body)
+    else:
+        body, heading = body.strip(), _md_title(body)
+    title = one_line(meta.pop("title", "") or heading)
+    if not body and not title:
+        return _nothing("no_text", shown, "product document has no text and no title; skipped")
+    title = title or path.stem.replace("-", " ").replace("_", " ")
+    url = meta.pop("url", "")
+    record = _doc_record(shown, meta, raw, text, title, body, url, currency)
+    document = Document(id=record.id, title=title, text=body or fact_line(title, record.category, record.options),
+                        origin=record.origin, url=url, metadata=meta, kind="product", product_id=record.id)
+    return ProductsRead((record,), (document,), ())
 
 
-_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
-
-
-def _document(path: Path, shown: str, text: str) -> ProductDoc:
-    meta: dict[str, str] = {}
+def _front_matter(text: str, shown: str) -> tuple[dict[str, str], dict[str, Any], int]:
+    """Flat front-matter fields, the parsed values (lists kept), and where the body starts."""
     match = _FRONT_MATTER.match(text)
-    if match:
-        try:
-            parsed = yaml.load(match.group(1), Loader=TextLoader) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            raise SourceError(shown, (mark.line + 2) if mark else 1, f"unparseable front matter: {err}") from None
-        if not isinstance(parsed, dict):
-            raise SourceError(shown, 1, "front matter must be key: value pairs")
-        meta = {str(k): _flat(v) for k, v in parsed.items()}
-        text = text[match.end():]
-    suffix = path.suffix.lower()
-    body, heading = _html_text(text) if suffix in {".html", ".htm"} else (text, _md_title(text))
-    if not body.strip():
-        raise SourceError(shown, 1, "the document has no text")
-    title = meta.pop("title", "") or heading or path.stem.replace("-", " ").replace("_", " ")
-    return ProductDoc(
-        id=meta.get("sku") or shown,
-        title=title,
-        text=body.strip(),
-        origin=Origin(shown, 1),
-        url=meta.pop("url", ""),
-        metadata=meta,
+    if not match:
+        return {}, {}, 0
+    try:
+        parsed = yaml.load(match.group(1), Loader=TextLoader) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise SourceError(shown, (mark.line + 2) if mark else 1, f"unparseable front matter: {err}") from None
+    if not isinstance(parsed, dict):
+        raise SourceError(shown, 1, "front matter must be key: value pairs")
+    raw = {str(k): v for k, v in parsed.items()}
+    return {k: flat(v) for k, v in raw.items()}, raw, match.end()
+
+
+def _doc_record(shown: str, meta: dict[str, str], raw: dict[str, Any], text: str, title: str, body: str,
+                url: str, currency: str) -> ProductRecord:
+    price = parse_price(meta.get("price", ""), shown, _key_line(text, "price"), currency)
+    sku = meta.get("sku", "")
+    options = tuple(ProductOption(name, values) for key, name in _OPTION_KEYS.items()
+                    if (values := _values(raw.get(key))))
+    has_variant = price.amount is not None or sku
+    return ProductRecord(
+        id=sku or meta.get("id", "") or shown, title=title, origin=Origin(shown, 1), description=body,
+        url=url, vendor=meta.get("vendor") or meta.get("brand", ""),
+        category=meta.get("category", ""), tags=_values(raw.get("tags")),
+        options=tuple({o.name: o for o in options}.values()),
+        variants=(Variant(sku=sku, price=price.amount, line=1),) if has_variant else (),
+        currency=meta.get("currency", "").upper() or price.currency or currency,
+        attributes=tuple((k, v) for k, v in meta.items() if v and k not in _RECORD_KEYS and k != "currency"),
     )
+
+
+def _values(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(dict.fromkeys(s for v in value if (s := flat(v))))
+    return split_list(flat(value))
+
+
+def _key_line(text: str, key: str) -> int:
+    """The file line of a front-matter key, so a bad price names where to fix it."""
+    match = re.search(rf"^{re.escape(key)}\s*:", text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
 def _md_title(text: str) -> str:
@@ -102,41 +143,10 @@ def _md_title(text: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-class _TextExtractor(HTMLParser):
-    _SKIP = frozenset({"script", "style", "head", "noscript", "template"})
-    _BLOCK = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "section", "article"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title = ""
-        self._skipping = 0
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        if tag in ("title", "h1") and not self.title:
-            self._in_title = True
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skipping:
-            self._skipping -= 1
-        if tag in ("title", "h1"):
-            self._in_title = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-        if not self._skipping:
-            self.parts.append(data)
-
-
 def _html_text(html: str) -> tuple[str, str]:
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    text = re.sub(r"[ \t]+", " ", "".join(parser.parts))
-    return re.sub(r"\n\s*\n+", "\n\n", text).strip(), " ".join(parser.title.split())
+    """Visible text and the title (`<title>`, else the first `<h1>`)."""
+    blocks = html_blocks(html)
+    node = LexborHTMLParser(html).css_first("title")
+    title = one_line(node.text()) if node is not None else ""
+    heading = next((b.text for b in blocks if b.kind == "heading" and b.level == 1), "")
+    return blocks_to_text(blocks), title or heading

@@ -8,19 +8,20 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from knowledge.batching import QueryBatcher
 from knowledge.embedding import Embedder, Vectors
 from knowledge.hybrid import NodeHit
-from knowledge.live import IndexHandle
+from knowledge.live import IndexHandle, LiveIndex
 
 
 @dataclass(frozen=True, slots=True)
 class Passage:
     node_id: str
-    kind: str  # "faq" | "product"
+    kind: str  # "faq" | "product" | "page"
     title: str  # the FAQ question, or the product title
     text: str  # the FAQ answer, or the product passage
     source: str  # file:line it came from
@@ -54,6 +55,25 @@ class HybridRetriever(BaseRetriever):
             vector = await self._batcher.embed(query)
             self._remember(query, vector)
         return await asyncio.to_thread(self._search_with, query, vector, top_k)
+
+    async def aembed(self, texts: list[str]) -> Vectors:
+        """Vectors of short texts (e.g. a description's sentences), batched with concurrent questions."""
+        vectors = [self._cached(t) for t in texts]
+        missing = [t for t, v in zip(texts, vectors, strict=True) if v is None]
+        if missing:
+            fresh = await asyncio.gather(*(self._batcher.embed(t) for t in missing))
+            for text, vector in zip(missing, fresh, strict=True):
+                self._remember(text, vector)
+            found = dict(zip(missing, fresh, strict=True))
+            vectors = [v if v is not None else found[t] for t, v in zip(texts, vectors, strict=True)]
+        if not texts:
+            return np.empty((0, self._embedder.dims), dtype=np.float32)
+        return np.stack([v for v in vectors if v is not None]).astype(np.float32, copy=False)
+
+    @property
+    def live(self) -> LiveIndex:
+        """The live version; take it once per question so catalog and index come from one version."""
+        return self._handle.live
 
     def _search_with(self, query: str, vector: Vectors, top_k: int) -> list[Passage]:
         live = self._handle.live  # taken once: a swap mid-question never mixes versions

@@ -28,6 +28,9 @@ class Manifest:
     thresholds: dict[str, float]
     embedded: int  # vectors computed in this build; the rest came from the cache
     warnings: list[str] = field(default_factory=list)
+    warning_counts: dict[str, int] = field(default_factory=dict)  # by kind, all of them
+    warning_examples: dict[str, list[str]] = field(default_factory=dict)  # by kind, the first few
+    faq_threshold_calibrated: bool = False  # False: KB_FAQ_THRESHOLD, too few past questions to calibrate
 
     @classmethod
     def read(cls, directory: Path) -> Manifest:

@@ -10,7 +10,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bot import messages
-from bot.answer_extractive import DECLINE, ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
+from bot.answerers.replies import DECLINE
 from bot.engine import Engine, StoreInfo
 from bot.state import RedisState
 from bot.types import IncomingMessage
@@ -37,7 +38,7 @@ def retriever(built_store: VersionStore, embedder: SentenceTransformerEmbedder) 
 
 def make_engine(redis: Redis, retriever: HybridRetriever, turns: int = 10, rate: int = 100, ttl: int = 3600) -> Engine:
     state = RedisState(redis, memory_turns=turns, memory_ttl_s=ttl, rate_per_minute=rate, dedupe_ttl_s=600)
-    return Engine(state, ExtractiveAnswerer(retriever), StoreInfo("Test Shop", "Hello from Test Shop!"))
+    return Engine(state, FactAnswerer(retriever), StoreInfo("Test Shop", "Hello from Test Shop!"))
 
 
 @pytest.fixture
@@ -175,7 +176,7 @@ async def test_forget_also_erases_the_users_feedback(redis: Redis, retriever: Hy
     from bot.feedback import FEEDBACK_STREAM, FeedbackStore
 
     state = RedisState(redis, memory_turns=10, memory_ttl_s=3600, rate_per_minute=100, dedupe_ttl_s=600)
-    bot = TestBot(Engine(state, ExtractiveAnswerer(retriever), StoreInfo("Shop", "Hi"), FeedbackStore(redis)))
+    bot = TestBot(Engine(state, FactAnswerer(retriever), StoreInfo("Shop", "Hi"), FeedbackStore(redis)))
     await bot.ask("shipping cost?")
     assert await bot.engine.feedback(bot.platform, bot.conversation, bot.user, "up") == messages.THANKS
 

@@ -22,7 +22,8 @@ from adapters.slack.adapter import SlackAdapter, SlackConfig
 from adapters.telegram.adapter import TelegramAdapter
 from bot import messages
 from bot.activity import ActivityLog
-from bot.answer_extractive import DECLINE, ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
+from bot.answerers.replies import DECLINE
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FeedbackStore
 from bot.handoff import HandoffDesk, HandoffPolicy
@@ -80,7 +81,7 @@ async def sides(built_store: VersionStore, tiny_source: Path, embedder: Sentence
         outbox = Outbox(redis, claim_idle_ms=300, block_ms=100)
         activity = ActivityLog(redis)
         desk = HandoffDesk(redis, outbox, activity, HandoffPolicy(remind_after_s=3600, after_declines=2))
-        engine = Engine(RedisState(redis, 10, 3600, 1000, 600), ExtractiveAnswerer(retriever),
+        engine = Engine(RedisState(redis, 10, 3600, 1000, 600), FactAnswerer(retriever),
                         StoreInfo("Test Shop", "Hello!"), FeedbackStore(redis), desk, activity)
         ops = KnowledgeOps(built_store, tiny_source, lambda: embedder, tmp_path / "cache.sqlite", BuildOptions(),
                            redis, handle)

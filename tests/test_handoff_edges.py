@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from bot import messages
 from bot.activity import ActivityLog
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FeedbackStore
 from bot.handoff import HandoffDesk, HandoffPolicy
@@ -42,7 +42,7 @@ async def desk(built_store: VersionStore, embedder: SentenceTransformerEmbedder,
     handle.refresh()
     activity = ActivityLog(redis)
     handoffs = HandoffDesk(redis, Outbox(redis), activity, HandoffPolicy(after_declines=2))
-    engine = Engine(RedisState(redis, 10, 3600, 1000, 600), ExtractiveAnswerer(HybridRetriever(handle, embedder)),
+    engine = Engine(RedisState(redis, 10, 3600, 1000, 600), FactAnswerer(HybridRetriever(handle, embedder)),
                     StoreInfo("Shop", "Hi"), FeedbackStore(redis), handoffs, activity)
     yield Desk(engine, handoffs, redis)
     await redis.aclose()

@@ -241,9 +241,14 @@ def test_hidden_files_are_ignored_silently(tmp_path: Path) -> None:
 
 
 def test_catalog_row_without_text(tmp_path: Path) -> None:
-    text = "sku,name,description\nK-1,Kettle,Steel kettle.\nM-2,Mug,\n"
-    err = load_error(tmp_path, {"products/catalog.csv": text})
-    assert_error(err, "products/catalog.csv", 3, "no text")
+    # Lenient: a titled row without a description is kept (its text is a fact line); a row with
+    # neither title nor text is skipped with a warning naming file and line.
+    text = "sku,name,description\nK-1,Kettle,Steel kettle.\nM-2,Mug,\nX-3,,\n"
+    sources = load(tmp_path, {"products/catalog.csv": text})
+    assert [d.id for d in sources.documents] == ["K-1", "M-2"]
+    assert sources.documents[1].text == "Mug."
+    (warning,) = [w for w in sources.warnings if w.path == "products/catalog.csv"]
+    assert (warning.kind, warning.line) == ("no_text", 4)
 
 
 def test_product_doc_unparseable_front_matter(tmp_path: Path) -> None:
@@ -255,5 +260,14 @@ def test_product_doc_unparseable_front_matter(tmp_path: Path) -> None:
 
 
 def test_product_doc_without_text(tmp_path: Path) -> None:
-    err = load_error(tmp_path, {"products/empty.md": "---\nsku: K-1\n---\n\n"})
-    assert_error(err, "products/empty.md", 1, "no text")
+    sources = load(tmp_path, {"faq/faq.csv": BASE_FAQ, "products/empty.md": "---\nsku: K-1\n---\n\n"})
+    assert sources.products == ()
+    (warning,) = [w for w in sources.warnings if w.path == "products/empty.md"]
+    assert warning.kind == "no_text"
+    assert "no text" in warning.message
+
+
+def test_catalog_price_not_a_number(tmp_path: Path) -> None:
+    text = "sku,name,price\nK-1,Kettle,19.90\nM-2,Mug,abc\n"
+    err = load_error(tmp_path, {"products/catalog.csv": text})
+    assert_error(err, "products/catalog.csv", 3, "price 'abc' is not a number")

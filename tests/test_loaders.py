@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from knowledge.records import Origin
@@ -153,7 +154,7 @@ def test_product_markdown_with_front_matter(tmp_path: Path) -> None:
     )
     sources = load(tmp_path, {"products/kettle.md": doc})
 
-    (product,) = sources.products
+    (product,) = sources.documents
     assert product.id == "0042"
     assert product.title == "Blue Kettle"
     assert product.url == "https://shop.example/kettle"
@@ -161,6 +162,10 @@ def test_product_markdown_with_front_matter(tmp_path: Path) -> None:
     assert "title" not in product.metadata and "url" not in product.metadata
     assert product.text == "# Kettle heading\nBoils 1.7 litres."
     assert product.origin == Origin("products/kettle.md", 1)
+    assert (product.kind, product.product_id) == ("product", "0042")
+    (record,) = sources.products
+    assert (record.id, record.title, record.url) == ("0042", "Blue Kettle", "https://shop.example/kettle")
+    assert [(v.sku, v.price) for v in record.variants] == [("0042", Decimal("19.90"))]
     assert sources.faqs == ()
     assert [(f.path, f.kind, f.records) for f in sources.files] == [
         ("products/kettle.md", "products", 1)
@@ -176,7 +181,7 @@ def test_product_html_strips_script_and_style_and_uses_title(tmp_path: Path) -> 
     )
     sources = load(tmp_path, {"products/shoe.html": html})
 
-    (product,) = sources.products
+    (product,) = sources.documents
     assert product.title == "Trail Shoe"
     assert "Grippy sole & light." in product.text
     assert "Trail Shoe 2" in product.text
@@ -188,14 +193,14 @@ def test_product_html_strips_script_and_style_and_uses_title(tmp_path: Path) -> 
 
 def test_product_html_title_from_h1_keeps_spaces_around_inline_markup(tmp_path: Path) -> None:
     html = "<body><h1>Blue <em>Kettle</em> 2L</h1><p>Boils fast.</p></body>"
-    (product,) = load(tmp_path, {"products/kettle.htm": html}).products
+    (product,) = load(tmp_path, {"products/kettle.htm": html}).documents
     assert product.title == "Blue Kettle 2L"
 
 
 def test_product_text_file(tmp_path: Path) -> None:
     sources = load(tmp_path, {"products/warranty_terms.txt": "Two years, parts and labour.\n"})
 
-    (product,) = sources.products
+    (product,) = sources.documents
     assert product.title == "warranty terms"
     assert product.text == "Two years, parts and labour."
     assert product.id == "products/warranty_terms.txt"
@@ -210,7 +215,7 @@ def test_product_csv_catalog(tmp_path: Path) -> None:
     )
     sources = load(tmp_path, {"products/catalog.csv": text})
 
-    kettle, mug = sources.products
+    kettle, mug = sources.documents
     assert (kettle.id, kettle.title, kettle.url) == ("K-1", "Kettle", "https://shop.example/k1")
     assert kettle.text == "Steel kettle.\nAuto shut-off"
     assert kettle.metadata == {"sku": "K-1", "price": "19.90"}
@@ -219,6 +224,8 @@ def test_product_csv_catalog(tmp_path: Path) -> None:
         "M-2", "Stoneware mug.", "", {"sku": "M-2", "price": "7.50"}
     )
     assert mug.origin.line == 3
+    kettle_record, _ = sources.products
+    assert (kettle_record.id, kettle_record.variants[0].price) == ("K-1", Decimal("19.90"))
 
 
 def test_product_jsonl_catalog(tmp_path: Path) -> None:
@@ -230,13 +237,16 @@ def test_product_jsonl_catalog(tmp_path: Path) -> None:
     text = "\n".join(json.dumps(row) for row in rows) + "\n"
     sources = load(tmp_path, {"products/catalog.jsonl": text})
 
-    lamp, rug = sources.products
+    lamp, rug = sources.documents
     assert (lamp.id, lamp.title, lamp.url) == ("lamp", "Desk Lamp", "https://shop.example/lamp")
     assert lamp.text == "LED lamp.\nDimmable."
     assert lamp.metadata == {"id": "lamp", "price": "30", "colour": "black"}
     assert rug.id == "products/catalog.jsonl:2"
     assert (rug.text, rug.metadata) == ("Wool rug.", {"sizes": "S\nM"})
     assert rug.origin.line == 2
+    lamp_record, rug_record = sources.products
+    assert [(o.name, o.values) for o in lamp_record.options] == [("Colour", ("black",))]
+    assert [(o.name, o.values) for o in rug_record.options] == [("Size", ("S", "M"))]
 
 
 def test_past_questions_csv(tmp_path: Path) -> None:

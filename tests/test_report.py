@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from bot.activity import ActivityLog
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.cli import app
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FeedbackStore
@@ -40,7 +40,7 @@ async def test_report_figures_match_the_events_sent_and_candidates_close_the_loo
     retriever = HybridRetriever(handle, embedder)
     activity = ActivityLog(redis)
     desk = HandoffDesk(redis, Outbox(redis), activity, HandoffPolicy(after_declines=0))
-    engine = Engine(RedisState(redis, 10, 3600, 1000, 600), ExtractiveAnswerer(retriever), StoreInfo("Shop", "Hi"),
+    engine = Engine(RedisState(redis, 10, 3600, 1000, 600), FactAnswerer(retriever), StoreInfo("Shop", "Hi"),
                     FeedbackStore(redis), desk, activity)
     try:
         shopper = TestBot(engine, PLATFORM)

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from adapters.slack.adapter import THINKING, SlackAdapter, SlackConfig
 from adapters.slack.commands import REFUSED
 from adapters.telegram.adapter import TelegramAdapter
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FEEDBACK_STREAM, FeedbackStore
 from bot.knowledge_ops import AUDIT_STREAM, KnowledgeOps, audit_entries
@@ -81,7 +81,7 @@ async def _following(redis_url: str, handle: IndexHandle) -> asyncio.Task[None]:
 
 def _engine(redis: Redis, handle: IndexHandle, embedder: SentenceTransformerEmbedder,
             answerer: Answerer | None = None) -> Engine:
-    answerer = answerer or ExtractiveAnswerer(HybridRetriever(handle, embedder))
+    answerer = answerer or FactAnswerer(HybridRetriever(handle, embedder))
     return Engine(RedisState(redis, 10, 3600, 100, 600), answerer, StoreInfo("Test Shop", "Hello!"),
                   FeedbackStore(redis))
 
@@ -94,7 +94,7 @@ async def slack(built_store: VersionStore, tiny_source: Path, embedder: Sentence
     redis = Redis.from_url(redis_url)
     handle = IndexHandle(built_store)
     handle.refresh()
-    answerer = DelayedAnswerer(ExtractiveAnswerer(HybridRetriever(handle, embedder)))
+    answerer = DelayedAnswerer(FactAnswerer(HybridRetriever(handle, embedder)))
     engine = _engine(redis, handle, embedder, answerer)
     ops = KnowledgeOps(built_store, tiny_source, lambda: embedder, tmp_path / "cache.sqlite",
                        BuildOptions(faq_threshold=0.5), redis, handle, progress_every_s=0.05)

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.telegram.adapter import ONLY_TEXT, TelegramAdapter
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
 from bot.state import RedisState
@@ -33,7 +33,7 @@ async def telegram(
     redis = Redis.from_url(redis_url)
     handle = IndexHandle(built_store)
     handle.refresh()
-    engine = Engine(RedisState(redis, 10, 3600, 100, 600), ExtractiveAnswerer(HybridRetriever(handle, embedder)),
+    engine = Engine(RedisState(redis, 10, 3600, 100, 600), FactAnswerer(HybridRetriever(handle, embedder)),
                     StoreInfo("Test Shop", "Hello!"), FeedbackStore(redis))
     adapter = TelegramAdapter("123:TEST", base_url=stand_in.base_url)
     await adapter.start(engine)

@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.telegram.adapter import TelegramAdapter, WebhookConfig
-from bot.answer_extractive import ExtractiveAnswerer
+from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.state import RedisState
 from knowledge.embedding import SentenceTransformerEmbedder
@@ -43,7 +43,7 @@ async def two_webhook_processes(
     handle.refresh()
     adapters, urls = [], []
     for _ in range(2):  # two bot processes behind one URL, sharing Redis
-        engine = Engine(RedisState(redis, 10, 3600, 100, 600), ExtractiveAnswerer(HybridRetriever(handle, embedder)),
+        engine = Engine(RedisState(redis, 10, 3600, 100, 600), FactAnswerer(HybridRetriever(handle, embedder)),
                         StoreInfo("Test Shop", "Hello!"))
         port = _free_port()
         hook = WebhookConfig("https://bot.example/telegram", SECRET, "127.0.0.1", port, "telegram")

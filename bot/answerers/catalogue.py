@@ -1,0 +1,57 @@
+"""Questions about the catalogue rather than one product: the cheapest or most expensive of a kind, and
+what there is under a price — a short list with prices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.answerers.intents import CatalogueAsk
+from bot.answerers.phrasing import join_words, money, price_text
+from knowledge.records import ProductRecord
+
+LISTED = 3
+LISTED_UNDER = 5
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueAnswer:
+    text: str
+    products: tuple[ProductRecord, ...]  # as listed, best first
+    confident: bool = True
+
+
+def answer_catalogue(ask: CatalogueAsk, kind: str, candidates: list[ProductRecord]) -> CatalogueAnswer:
+    priced = [(p, low) for p in candidates if (low := _lowest(p)) is not None]
+    label = kind.strip() or "item"
+    if not priced:
+        return CatalogueAnswer(f"I couldn't find any {label} with a price in our catalogue.", (), confident=False)
+    if ask.order == "under" and ask.limit is not None:
+        return _under(ask.limit, label, priced)
+    priced.sort(key=lambda pair: pair[1], reverse=ask.order == "priciest")
+    best, rest = priced[0][0], [p for p, _ in priced[1:LISTED]]
+    word = "most expensive" if ask.order == "priciest" else "cheapest"
+    text = f"Our {word} {label} is the {best.title} at {price_text(best)}."
+    if rest:
+        text += f" Next: {join_words([f'{p.title} ({price_text(p)})' for p in rest])}."
+    return CatalogueAnswer(text, (best, *rest))
+
+
+def _under(limit: Decimal, label: str, priced: list[tuple[ProductRecord, Decimal]]) -> CatalogueAnswer:
+    currency = priced[0][0].currency
+    below = sorted((pair for pair in priced if pair[1] <= limit), key=lambda pair: pair[1])
+    if not below:
+        cheapest = min(priced, key=lambda pair: pair[1])[0]
+        return CatalogueAnswer(
+            f"I couldn't find a {label} under {money(limit, currency)}; the cheapest is the {cheapest.title} at "
+            f"{price_text(cheapest)}.", (cheapest,))
+    shown = [p for p, _ in below[:LISTED_UNDER]]
+    items = join_words([f"{p.title} ({price_text(p)})" for p in shown])
+    more = f" and {len(below) - len(shown)} more" if len(below) > len(shown) else ""
+    count = "One option" if len(below) == 1 else f"{len(below)} options"
+    return CatalogueAnswer(f"{count} under {money(limit, currency)}: {items}{more}.", tuple(shown))
+
+
+def _lowest(product: ProductRecord) -> Decimal | None:
+    prices = [v.price for v in product.variants if v.price is not None]
+    return min(prices) if prices else None

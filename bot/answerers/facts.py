@@ -1,0 +1,160 @@
+"""The default answerer, no LLM: small talk, catalogue lists, product facts from the record, and FAQ or page
+answers cut to the sentences that answer — with the conversation's focus for follow-ups."""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from bot.answerers.catalogue import answer_catalogue
+from bot.answerers.intents import catalogue_ask, catalogue_words, variant_ask
+from bot.answerers.passages import PassageAnswerer
+from bot.answerers.phrasing import join_words, price_text
+from bot.answerers.products import Context, answer_product
+from bot.answerers.replies import decline, list_reply, product_citation, product_reply
+from bot.answerers.sentences import SentencePicker
+from bot.answerers.smalltalk import small_talk_kind, small_talk_reply
+from bot.types import Focus, Reply, Turn, focus_of
+from knowledge.embedding import Vectors
+from knowledge.live import LiveIndex
+from knowledge.product_match import ProductMatch
+from knowledge.records import ProductRecord
+from knowledge.retrieval import Passage
+
+OVERRIDE_FOCUS = 0.9  # with "it"/"that" in the question, only a near-full title switches product
+SHORT_FOLLOW_UP_WORDS = 4
+LISTED = 3
+_REFERS = re.compile(r"\b(?:it|its|it's|that|this|those|these|they|them|that one|this one)\b", re.IGNORECASE)
+_LEADS = re.compile(r"^\s*(?:and|also|or|what about|how about|same|but|ok|okay|so|then|fine|no)\b", re.IGNORECASE)
+_LIST_REFERENCE = re.compile(r"\b(?:those|these|them|of them|which one|which)\b", re.IGNORECASE)
+_EXISTS = re.compile(r"^(?:do|does|d'you)\s+(?:you|u|ya|y'all)\s+(?:guys\s+)?(?:sell|have|carry|stock|offer|do|got)"
+                     r"\s+(.+)|^(?:any|got any)\s+(.+)", re.IGNORECASE)
+_BARE_THING = re.compile(r"^(?:(?:and|ok|okay|so|also)[, ]+)*(?:what about|how about)?\s*(?:an?|the|some|any)?\s*"
+                         r"([a-z][a-z' -]{2,30})\??$", re.IGNORECASE)
+_POLICY = re.compile(r"\b(?:ship|shipping|shipped|deliver\w*|return\w*|refund\w*|exchange\w*|gift card|payment|"
+                     r"pay|paypal|privacy|personal data|my data|cookies?|e-?mails?|newsletter|unsubscribe|address|"
+                     r"contact|phone|call(?:ing)?|order(?:s|ed)?|track(?:ing)?|store hours|shops?|stores?|"
+                     r"restock\w*|processed|cut-?off)\b", re.IGNORECASE)
+
+
+class Knowledge(Protocol):
+    """What the answerer reads: the live version, search and the embedding model (HybridRetriever)."""
+
+    @property
+    def live(self) -> LiveIndex: ...
+    async def asearch(self, query: str, top_k: int = 5) -> list[Passage]: ...
+    async def aembed(self, texts: list[str]) -> Vectors: ...
+
+
+class FactAnswerer:
+    def __init__(self, knowledge: Knowledge, store_name: str = "our store", top_k: int = 5) -> None:
+        self._knowledge = knowledge
+        self._store_name = store_name
+        self._picker = SentencePicker(knowledge.aembed)
+        self._passages = PassageAnswerer(knowledge, self._picker, top_k)
+
+    async def answer(self, question: str, history: tuple[Turn, ...]) -> Reply:
+        kind = small_talk_kind(question)
+        if kind is not None:
+            return Reply(small_talk_reply(kind, self._store_name), mode="smalltalk")
+        live = self._knowledge.live  # one version for the whole answer
+        focus = focus_of(history)
+        in_focus = [p for p in (live.catalog.get(i) for i in (focus.products if focus else ())) if p is not None]
+        previous = next((t.text for t in reversed(history) if t.role == "shopper"), "")
+        listed = self._catalogue(question, live, in_focus)
+        if listed is not None:
+            return listed
+        matches = live.matcher.match(question)
+        named = matches[0] if matches and matches[0].named else None
+        product, switched = self._product(question, live, named, in_focus)
+        if product is not None:
+            same = bool(in_focus) and product == in_focus[0]
+            context = Context(previous if (switched or _LEADS.search(question)) else "",
+                              focus.options if focus and same and _REFERS.search(question) else ())
+            answer = await answer_product(product, question, self._picker, context)
+            return product_reply(answer.text, product, answer.confident, answer.options)
+        if named is None and not _POLICY.search(question):
+            thing = _thing_asked_for(question)
+            if thing is not None:
+                return self._exists(thing, live)
+        topic = focus if focus and focus.topic and _follows(question) else None
+        return await self._passages.answer(question, topic, live, bool(matches and matches[0].coverage > 0))
+
+    def _catalogue(self, question: str, live: LiveIndex, in_focus: list[ProductRecord]) -> Reply | None:
+        ask = catalogue_ask(question)
+        refers_to_list = len(in_focus) > 1 and bool(_LIST_REFERENCE.search(question))
+        if ask is None:
+            if not refers_to_list:
+                return None
+            # "which of those is in your eco friendly range": the listed products, filtered
+            chosen = live.matcher.of_kind(catalogue_words(question), among=in_focus)
+            if not chosen or len(chosen) == len(in_focus):
+                return None
+            return list_reply(f"Of those, {_titles_with_prices(chosen)}.", chosen)
+        words = catalogue_words(question)
+        candidates = in_focus if refers_to_list else live.matcher.of_kind(words)
+        if not candidates:
+            return decline()
+        answer = answer_catalogue(ask, "" if refers_to_list else _kind_label(words), candidates)
+        return Reply(answer.text, tuple(product_citation(p) for p in answer.products), confident=answer.confident,
+                     mode="facts", focus=Focus(tuple(p.id for p in answer.products)))
+
+    def _product(self, question: str, live: LiveIndex, named: ProductMatch | None,
+                 in_focus: list[ProductRecord]) -> tuple[ProductRecord | None, bool]:
+        """The product the question is about, and whether it switched away from the one in focus."""
+        if not in_focus:
+            return (named.product if named else None), False
+        refers = bool(_REFERS.search(question))
+        if named is not None and (not refers or named.coverage >= OVERRIDE_FOCUS or named.exact_sku):
+            return named.product, named.product != in_focus[0]
+        if not (_follows(question) or _names_option(question, in_focus[0])) or _POLICY.search(question):
+            return None, False
+        # "and the 55 cm one": a sibling of the product in focus, named by what sets it apart
+        sibling = live.matcher.match(question, also=in_focus[0].title)
+        if sibling and sibling[0].named and sibling[0].weight > 0 and sibling[0].product != in_focus[0]:
+            mine = next((m for m in sibling if m.product == in_focus[0]), None)
+            if mine is None or sibling[0].weight > mine.weight:
+                return sibling[0].product, True
+        return in_focus[0], False
+
+    def _exists(self, thing: str, live: LiveIndex) -> Reply:
+        found = live.matcher.of_kind(thing)
+        if not found or len(found) == len(live.catalog):
+            return decline()
+        if len(found) == 1:
+            product = found[0]
+            price = price_text(product)
+            text = f"Yes, we have the {product.title}" + (f": it costs {price}." if price else ".")
+            return product_reply(text, product, True, ())
+        more = f", and {len(found) - LISTED} more" if len(found) > LISTED else ""
+        return list_reply(f"Yes, we have {_kind_label(thing) or 'those'}: {_titles_with_prices(found[:LISTED])}"
+                           f"{more}.", found[:LISTED])
+
+
+def _follows(question: str) -> bool:
+    return bool(_REFERS.search(question) or _LEADS.search(question)) or len(question.split()) <= SHORT_FOLLOW_UP_WORDS
+
+
+def _names_option(question: str, product: ProductRecord) -> bool:
+    asked = variant_ask(question, product)
+    return bool(asked.chosen or asked.missing)
+
+
+def _thing_asked_for(question: str) -> str | None:
+    """"do you sell yoga mats" → "yoga mats"; "running shoes?" → "running shoes"; else None."""
+    text = question.strip()
+    exists = _EXISTS.match(text)
+    if exists is not None:
+        return catalogue_words(exists.group(1) or exists.group(2) or "")
+    bare = _BARE_THING.match(text)
+    if bare is not None and len(bare.group(1).split()) <= 3:
+        return catalogue_words(bare.group(1))
+    return None
+
+
+def _titles_with_prices(products: list[ProductRecord]) -> str:
+    return join_words([p.title + (f" ({price})" if (price := price_text(p)) else "") for p in products])
+
+
+def _kind_label(words: str) -> str:
+    return " ".join(w for w in re.findall(r"[\w'’-]+", words) if len(w) > 1)

@@ -1,0 +1,173 @@
+"""What a shopper's question asks: which facts of a product, or which products of the catalogue.
+
+Rules over words, not a model: they are few, readable, and cover how shoppers ask about prices,
+options, stock and SKUs in any store; everything else is a question about the description.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from knowledge.records import ProductRecord
+
+_PRICE = re.compile(r"\b(?:how much|price[sd]?|pricing|costs?|costing|expensive|cheap|sale|discount(?:ed)?|"
+                    r"reduced|deal|offer)\b|[$€£]\s*\?")
+_NOT_PRICE = re.compile(r"\bhow much (?:does (?:it|this|that|they) )?(?:weigh|room|space|stretch|hold|fit)|"
+                        r"\bhow much (?:weight|room|space|water|battery)\b")
+_COLOUR_WORD = re.compile(r"\b(?:colou?rs?|shades?)\b")
+_SIZE_WORD = re.compile(r"\b(?:sizes?|sizing)\b")
+_SIZE_DETAIL = re.compile(r"\bsize (?:chart|guide|table)|measurements?\b|\bfit\b")
+_STOCK = re.compile(r"\b(?:in stock|stock|available|availability|sold out|out of stock|left|inventory|"
+                    r"back ?order)\b")
+_SKU = re.compile(r"\b(?:sku|skus|item number|article number|product code|part number|model number|item code)\b")
+_CHEAPEST = re.compile(r"\b(?:cheapest|least expensive|lowest[- ]priced?|most affordable|cheaper)\b")
+_PRICIEST = re.compile(r"\b(?:most expensive|priciest|dearest|highest[- ]priced?|top of the range)\b")
+_UNDER = re.compile(r"\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|within|no more than)\s*"
+                    r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)\s*(?:[$€£]|dollars?|euros?|pounds?|bucks)?")
+
+COLOURS = frozenset(
+    [
+        "black", "white", "grey", "gray", "red", "blue", "navy", "green", "yellow", "orange", "purple", "pink", "brown",
+        "beige", "tan", "khaki", "olive", "teal", "turquoise", "gold", "silver", "maroon", "burgundy", "lavender",
+        "violet", "cream", "ivory", "charcoal", "mint", "coral", "rust", "plum", "lime", "aqua", "magenta", "cyan",
+        "indigo", "bronze", "copper", "natural"
+    ]
+)
+_SIZE_WORDS = {"extra small": "XS", "x-small": "XS", "small": "S", "medium": "M", "large": "L", "extra large": "XL",
+               "x-large": "XL", "xx-large": "XXL", "2xl": "XXL", "3xl": "XXXL"}
+_SIZE_CODES = re.compile(r"(?<![\w$€£])(XXXL|XXL|XL|XS|XXS|S|M|L)(?![\w])")
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    price: bool = False
+    colours: bool = False
+    sizes: bool = False
+    stock: bool = False
+    sku: bool = False
+    sale: bool = False
+
+    @property
+    def any_fact(self) -> bool:
+        return self.price or self.colours or self.sizes or self.stock or self.sku
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueAsk:
+    order: str  # "cheapest" | "priciest" | "under"
+    limit: Decimal | None = None  # for "under"
+
+
+@dataclass(frozen=True, slots=True)
+class VariantAsk:
+    chosen: tuple[tuple[str, str], ...]  # (option name, value) the shopper named, as the store spells them
+    missing: tuple[str, ...]  # colours or sizes named that the product does not come in
+
+
+def facets(question: str) -> Facets:
+    q = question.lower()
+    price = bool(_PRICE.search(q)) and not _NOT_PRICE.search(q)
+    sizes = bool(_SIZE_WORD.search(q)) and not _SIZE_DETAIL.search(q)
+    return Facets(price=price, colours=bool(_COLOUR_WORD.search(q)), sizes=sizes, stock=bool(_STOCK.search(q)),
+                  sku=bool(_SKU.search(q)), sale=bool(re.search(r"\b(?:sale|discount|reduced|deal)\b", q)))
+
+
+def catalogue_ask(question: str) -> CatalogueAsk | None:
+    q = question.lower()
+    if _PRICIEST.search(q):
+        return CatalogueAsk("priciest")
+    if _CHEAPEST.search(q) and not re.search(r"\bcheaper than\b", q):
+        return CatalogueAsk("cheapest")
+    under = _UNDER.search(q)
+    if under is not None:
+        try:
+            return CatalogueAsk("under", Decimal(under.group(1).replace(",", ".")))
+        except InvalidOperation:
+            return None
+    return None
+
+
+def catalogue_words(question: str) -> str:
+    """The question without its ordering and price words: what kind of product it is about."""
+    q = question.lower()
+    for pattern in (_PRICIEST, _CHEAPEST, _UNDER, _PRICE):
+        q = pattern.sub(" ", q)
+    return re.sub(r"\b(?:what|whats|what's|which|is|are|your|you|do|have|got|you've|sell|any|my|options?|items?|"
+                  r"products?|things?|stuff|one|ones|the|a|an|of|in|for|me|show|list|there|s)\b", " ", q)
+
+
+def variant_ask(question: str, product: ProductRecord) -> VariantAsk:
+    """Option values the question names for this product, and colours/sizes it names that the product lacks."""
+    q = " " + re.sub(r"[^\w'\- ]+", " ", question.lower()) + " "
+    chosen: list[tuple[str, str]] = []
+    named: set[str] = set()
+    for option in product.options:
+        for value in option.values:
+            if _names_value(q, question, value, option.name):
+                chosen.append((option.name, value))
+                named.add(value.lower())
+                break
+    has = {v.lower() for o in product.options for v in o.values}
+    has_colours = {_colour(v) for v in has}
+    missing = [w for w in COLOURS if re.search(rf"\b{w}\b", q) and _colour(w) not in has_colours
+               and not any(w in v for v in has) and w not in product.title.lower()]
+    if any(_is_size(o.name) for o in product.options):
+        sizes = {v.upper() for o in product.options if _is_size(o.name) for v in o.values}
+        for code in _asked_sizes(question):
+            if code not in sizes and code.lower() not in named:
+                missing.append(code)
+        numbers = {v for v in sizes if v.isdigit()}
+        if numbers:
+            for number in re.findall(r"(?:\bin (?:an? )?|\bno |\bsize |^)(\d{2})\b(?! ?(?:cm|mm|inch|in\b|\"|%))", q):
+                if number not in numbers:
+                    missing.append(number)
+    return VariantAsk(tuple(chosen), tuple(dict.fromkeys(missing)))
+
+
+def _names_value(q: str, original: str, value: str, option: str) -> bool:
+    v = value.lower()
+    if v in ("yes", "no"):  # an option such as Logo: Yes/No is asked for as "with the logo" / "no logo"
+        name = re.escape(option.lower())
+        said_no = re.search(rf"\b(?:no|without|w/o|not the one with)\s+(?:the\s+|a\s+)?{name}", q) is not None
+        said_yes = re.search(rf"\bwith\s+(?:the\s+|a\s+)?{name}", q) is not None and not said_no
+        return said_no if v == "no" else said_yes
+    if len(v) <= 3 and v.isalpha():  # size codes: "XL", "S", "M" — only as written in capitals or "size s"
+        return v.upper() in _asked_sizes(original)
+    if v.isdigit():
+        return bool(re.search(rf"(?<![$€£\d.,]){v}(?![\d.,]|\s?(?:cm|mm|%))", q))
+    if re.search(rf"\b{re.escape(v)}\b", q):
+        return True
+    return (_is_colour(option) and _colour(v) != v and bool(re.search(rf"\b{_colour(v)}\b", q))) or (
+        _colour(v) in COLOURS and any(re.search(rf"\b{w}\b", q) for w in _colour_spellings(v)))
+
+
+def _asked_sizes(original: str) -> set[str]:
+    found = {m.group(1) for m in _SIZE_CODES.finditer(original)}
+    lowered = original.lower()
+    found |= {code for word, code in _SIZE_WORDS.items() if re.search(rf"\b{re.escape(word)}\b", lowered)}
+    found |= {m.group(1).upper() for m in re.finditer(r"\bsize (xxs|xs|s|m|l|xl|xxl|xxxl)\b", lowered)}
+    found |= {m.group(1).upper() for m in re.finditer(r"\b(xxs|xs|xl|xxl|xxxl)\b", lowered)}
+    if "extra large" in lowered or "x-large" in lowered:
+        found.discard("L")
+    if "extra small" in lowered:
+        found.discard("S")
+    return found
+
+
+def _is_size(option: str) -> bool:
+    return bool(re.search(r"size|waist|length|inseam", option.lower()))
+
+
+def _is_colour(option: str) -> bool:
+    return bool(re.search(r"colou?r|shade", option.lower()))
+
+
+def _colour(value: str) -> str:
+    return "gray" if value.lower() == "grey" else value.lower()
+
+
+def _colour_spellings(value: str) -> tuple[str, ...]:
+    v = value.lower()
+    return ("gray", "grey") if v in ("gray", "grey") else (v,)

@@ -1,0 +1,204 @@
+"""Answers about one product, stated from its record: price (of a variant too), options, whether a variant
+exists, stock, SKU — and for anything else the best sentences of its description."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.answerers.intents import COLOURS, Facets, VariantAsk, facets, variant_ask
+from bot.answerers.phrasing import (
+    join_words,
+    option_phrase,
+    price_text,
+    sale_text,
+    variant_label,
+)
+from bot.answerers.sentences import SentencePicker, split_sentences
+from knowledge.records import ProductRecord, Variant
+
+DETAIL_SIMILARITY = 0.4  # below this no sentence of the description answers: decline, offer a person
+MAX_SKUS_LISTED = 3
+_FILLER = frozenset(
+    [
+        "a", "an", "the", "it", "its", "it's", "this", "that", "these", "those", "one", "ones", "is", "are", "was",
+        "do", "does", "did", "have", "has", "got", "get", "you", "your", "i", "me", "my", "we", "can", "could", "would",
+        "will", "should", "please", "pls", "plz", "ok", "okay", "so", "then", "and", "or", "but", "what", "whats",
+        "what's", "which", "how", "about", "in", "on", "of", "for", "with", "to", "any", "there", "come", "comes",
+        "available", "stock", "price", "cost", "much", "sku", "colour", "colours", "color", "colors", "size", "sizes",
+        "exact", "also", "too", "yes", "no", "not"
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductAnswer:
+    text: str
+    confident: bool = True
+    options: tuple[tuple[str, str], ...] = ()  # the variant the answer was about
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a follow-up leans on: the previous question's facets ("price?" → "and the 55 cm one") and the
+    variant of the last answer ("whats the SKU for that exact one?")."""
+
+    previous_question: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+
+async def answer_product(product: ProductRecord, question: str, picker: SentencePicker,
+                         context: Context = Context()) -> ProductAnswer:
+    asked = facets(question)
+    wanted = variant_ask(question, product)
+    if not asked.any_fact and context.previous_question and not _asks_more(question, product, wanted):
+        asked = facets(context.previous_question)  # "and the 55 cm one?" asks what the last question asked
+    if not wanted.chosen and not wanted.missing and context.options:
+        wanted = VariantAsk(context.options, ())
+    variants = _matching(product, wanted)
+    parts: list[str] = []
+    if wanted.missing:
+        parts.append(_missing(product, wanted))
+    elif wanted.chosen and not variants:
+        parts.append(f"Sorry, the {product.title} isn't made in {variant_label(wanted.chosen)}. "
+                     f"It comes {_all_options(product)}.")
+    elif wanted.chosen and not asked.any_fact:
+        parts.append(_exists(product, wanted, variants))
+    if not wanted.missing and variants:
+        parts.extend(_facts(product, asked, wanted, variants))
+    if not asked.any_fact and not wanted.chosen and not wanted.missing:
+        return await _details(product, question, picker)
+    if _asks_more(question, product, wanted):  # "price and warranty?": the rest from the description
+        details = await _details(product, question, picker)
+        if details.confident:
+            parts.append(details.text)
+    return ProductAnswer(" ".join(parts) or _summary(product), options=wanted.chosen if variants else ())
+
+
+def _matching(product: ProductRecord, wanted: VariantAsk) -> tuple[Variant, ...]:
+    chosen = {(name.lower(), value.lower()) for name, value in wanted.chosen}
+    return tuple(v for v in product.variants
+                 if chosen <= {(n.lower(), val.lower()) for n, val in v.options})
+
+
+def _facts(product: ProductRecord, asked: Facets, wanted: VariantAsk, variants: tuple[Variant, ...]) -> list[str]:
+    label = f" in {variant_label(wanted.chosen)}" if wanted.chosen else ""
+    parts: list[str] = []
+    if asked.price or asked.sale:
+        price = price_text(product, variants)
+        if price is None:
+            parts.append(f"I don't have a price for the {product.title}{label}.")
+        else:
+            sale = sale_text(product, variants)
+            parts.append(f"The {product.title}{label} costs {price}{sale or ''}.")
+            if asked.sale and sale is None:
+                parts.append("That's its regular price; it isn't on sale right now.")
+    if asked.colours or asked.sizes:
+        parts.append(_options(product, asked))
+    if asked.stock:
+        parts.append(_stock(product, label, variants))
+    if asked.sku:
+        parts.append(_skus(product, label, variants))
+    return parts
+
+
+def _options(product: ProductRecord, asked: Facets) -> str:
+    chosen = [o for o in product.options if (asked.colours and _option_kind(o.name) == "colour")
+              or (asked.sizes and "size" in o.name.lower())]
+    if not chosen:
+        if not product.options:
+            return f"The {product.title} comes in one version only."
+        chosen = list(product.options)
+    return f"The {product.title} comes {' and '.join(option_phrase(o.name, o.values) for o in chosen)}."
+
+
+def _all_options(product: ProductRecord) -> str:
+    return " and ".join(option_phrase(o.name, o.values) for o in product.options) or "in one version only"
+
+
+def _missing(product: ProductRecord, wanted: VariantAsk) -> str:
+    relevant = [o for o in product.options
+                if any(_kind_of(m) == _option_kind(o.name) for m in wanted.missing)] or list(product.options)
+    comes = " and ".join(option_phrase(o.name, o.values) for o in relevant) or "in one version only"
+    return f"Sorry, the {product.title} doesn't come in {join_words(list(wanted.missing), 'or')}. It comes {comes}."
+
+
+def _exists(product: ProductRecord, wanted: VariantAsk, variants: tuple[Variant, ...]) -> str:
+    stock = _availability(variants)
+    tail = {True: " and it's in stock", False: ", but it's out of stock right now", None: ""}[stock]
+    return f"Yes, the {product.title} comes in {variant_label(wanted.chosen)}{tail}."
+
+
+def _availability(variants: tuple[Variant, ...]) -> bool | None:
+    known = [_in_stock(v) for v in variants if _in_stock(v) is not None]
+    return any(known) if known else None
+
+
+def _in_stock(variant: Variant) -> bool | None:
+    if variant.available is not None:
+        return variant.available
+    return None if variant.stock is None else variant.stock > 0
+
+
+def _stock(product: ProductRecord, label: str, variants: tuple[Variant, ...]) -> str:
+    if len(variants) == 1:
+        state = _in_stock(variants[0])
+        if state is None:
+            return f"I can't see stock levels for the {product.title}{label}."
+        if not state:
+            return f"The {product.title}{label} is out of stock right now."
+        count = f" ({variants[0].stock} available)" if variants[0].stock else ""
+        return f"Yes, the {product.title}{label} is in stock{count}."
+    states = [_in_stock(v) for v in variants]
+    if all(s is None for s in states):
+        return f"I can't see stock levels for the {product.title}{label}."
+    available = sum(1 for s in states if s)
+    if available == len(variants):
+        return f"Yes, the {product.title}{label} is in stock in every option."
+    if available == 0:
+        return f"The {product.title}{label} is out of stock right now."
+    return f"The {product.title}{label} is in stock in {available} of its {len(variants)} options."
+
+
+def _skus(product: ProductRecord, label: str, variants: tuple[Variant, ...]) -> str:
+    with_sku = [v for v in variants if v.sku]
+    if not with_sku:
+        return f"I don't have a SKU for the {product.title}{label}."
+    if len(with_sku) == 1:
+        return f"The SKU of the {product.title}{label} is {with_sku[0].sku}."
+    listed = ", ".join(f"{v.sku} ({variant_label(v.options)})" for v in with_sku[:MAX_SKUS_LISTED])
+    return (f"Each option of the {product.title} has its own SKU, e.g. {listed}. "
+            "Tell me the size and colour and I'll give you the exact one.")
+
+
+def _option_kind(name: str) -> str:
+    return "colour" if re.search(r"colou?r", name.lower()) else "size"
+
+
+def _kind_of(value: str) -> str:
+    return "colour" if value.lower() in COLOURS else "size"
+
+
+def _asks_more(question: str, product: ProductRecord, wanted: VariantAsk) -> bool:
+    title = {w.lower() for w in re.findall(r"\w+", product.title)}
+    values = {w.lower() for _, v in wanted.chosen for w in re.findall(r"\w+", v)} | {m.lower() for m in wanted.missing}
+    words = [w for w in re.findall(r"[a-z]+", question.lower())
+             if w not in _FILLER and w not in title and w not in values and len(w) > 2]
+    return bool(words)
+
+
+async def _details(product: ProductRecord, question: str, picker: SentencePicker) -> ProductAnswer:
+    sentences = split_sentences(product.description)
+    sentences += [f"{name}: {value}" for name, value in product.attributes if len(value) < 200]
+    picked = await picker.pick(question, sentences, DETAIL_SIMILARITY)
+    if not picked:
+        return ProductAnswer(f"I can't find that in the details I have for the {product.title}.", confident=False)
+    text = " ".join(r.text for r in picked)
+    if product.title.lower() not in text.lower():
+        text = f"{product.title}: {text}"
+    return ProductAnswer(text)
+
+
+def _summary(product: ProductRecord) -> str:
+    price = price_text(product)
+    return f"The {product.title}" + (f" costs {price}." if price else ".")

@@ -1,0 +1,139 @@
+"""Which products a question names: by title words (IDF-weighted, typo-tolerant) or by SKU.
+
+Titles are short and distinctive, so a word-level match beats the embedding here: "how much is the chaz
+kangeroo hoodie?" names exactly one of 200 products, while its embedding is as close to every hoodie.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+from knowledge.catalog import Catalog
+from knowledge.records import ProductRecord
+
+_WORD = re.compile(r"[a-z]+|\d+(?:[.,]\d+)?")
+_STOP = frozenset(STOPWORDS_EN) | {"s", "t"}
+MIN_FUZZY_LEN = 5  # shorter words are matched exactly: "tee" must not become "tech"
+FUZZY_CUTOFF = 0.8
+NAMED_COVERAGE = 0.6  # share of a title's (IDF-weighted) words a question must hold to name that product
+
+
+@dataclass(frozen=True, slots=True)
+class ProductMatch:
+    product: ProductRecord
+    coverage: float  # IDF-weighted share of the title's words found in the question
+    weight: float  # IDF weight of the title words found in the question itself
+    exact_sku: bool = False
+    names_head: bool = False  # the question names the title's last word, and no other title ends in it
+
+    @property
+    def named(self) -> bool:
+        """The question names this product: most of its title, or its distinctive head noun ("the brick")."""
+        return self.exact_sku or self.coverage >= NAMED_COVERAGE or (self.names_head and self.coverage > 0)
+
+
+class NameTokenizer:
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in _WORD.findall(text.lower().replace("'", "")) if w not in _STOP]
+        return list(self._stemmer.stemWords(words))
+
+
+class ProductMatcher:
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._tokenize = NameTokenizer()
+        self._names: dict[str, tuple[str, ...]] = {}
+        postings: dict[str, set[str]] = defaultdict(set)
+        heads: dict[str, int] = defaultdict(int)
+        for product in catalog:
+            tokens = tuple(dict.fromkeys(self._tokenize(product.title)))
+            self._names[product.id] = tokens
+            for token in tokens:
+                postings[token].add(product.id)
+            if tokens:
+                heads[tokens[-1]] += 1
+        self._unique_heads = frozenset(head for head, count in heads.items() if count == 1 and not head.isdigit())
+        self._facets: dict[str, frozenset[str]] = {
+            p.id: frozenset(self._tokenize(" ".join((p.title, p.category, *p.tags)))) for p in catalog
+        }
+        self._facet_vocabulary = sorted(set().union(*self._facets.values())) if self._facets else []
+        self._facet_vocabulary_set = frozenset(self._facet_vocabulary)
+        total = max(1, len(self._names))
+        self._postings = dict(postings)
+        self._idf = {t: math.log(1 + total / len(ids)) for t, ids in postings.items()}
+        self._vocabulary = sorted(self._idf)
+
+    def tokens(self, text: str) -> list[str]:
+        """The question's words as title vocabulary: stemmed, with near-misspellings mapped to title words."""
+        out: list[str] = []
+        for token in self._tokenize(text):
+            if token in self._idf or len(token) < MIN_FUZZY_LEN or token.isdigit():
+                out.append(token)
+                continue
+            close = difflib.get_close_matches(token, self._vocabulary, n=1, cutoff=FUZZY_CUTOFF)
+            out.append(close[0] if close else token)
+        return out
+
+    def match(self, text: str, also: str = "") -> list[ProductMatch]:
+        """Products named in `text`, best first. `also` (e.g. the title in focus) adds words that count
+        for coverage but never make a match on their own: "and the 55 cm one" after the 75 cm ball."""
+        sku = self._sku_in(text)
+        if sku is not None:
+            return [ProductMatch(sku, 1.0, 1.0, exact_sku=True)]
+        asked = set(self.tokens(text))
+        context = set(self.tokens(also)) if also else set()
+        candidates: set[str] = set()
+        for token in asked:
+            candidates |= self._postings.get(token, set())
+        matches: list[ProductMatch] = []
+        for product_id in candidates:
+            name = self._names[product_id]
+            total = sum(self._idf[t] for t in name)
+            from_question = sum(self._idf[t] for t in name if t in asked)
+            found = sum(self._idf[t] for t in name if t in asked or t in context)
+            product = self._catalog.get(product_id)
+            if product is None or total <= 0:
+                continue
+            head = name[-1] in asked and name[-1] in self._unique_heads
+            matches.append(ProductMatch(product, found / total, from_question, names_head=head))
+        # Most of the question explained first ("mona pullover hoodie" is the Mona, not the plain "Hoodie"),
+        # then most of the title ("the beanie" is "Beanie", not "Beanie with Logo").
+        matches.sort(key=lambda m: (m.weight + (m.coverage if m.named else 0), m.coverage, -len(m.product.title)),
+                     reverse=True)
+        return matches
+
+    def of_kind(self, words: str, among: list[ProductRecord] | None = None) -> list[ProductRecord] | None:
+        """Products whose title, category or tags hold every catalogue word of `words` ("men's jacket");
+        every product when `words` names nothing; None when its last word, the kind of thing asked for, is
+        nothing the store has."""
+        pool = list(self._catalog) if among is None else among
+        tokens = [t for t in self._tokenize(words) if not t.isdigit()]
+        if not tokens:
+            return pool
+        known = [self._known_facet(t) for t in tokens]
+        if known[-1] is None:  # the head noun ("running shoes" → shoes) is something the store doesn't have
+            return None
+        asked = [t for t in known if t is not None]
+        return [p for p in pool if all(t in self._facets.get(p.id, ()) for t in asked)]
+
+    def _known_facet(self, token: str) -> str | None:
+        # Exact (stemmed) words only: a near-miss here turns "protein powder" into "power shorts".
+        return token if token in self._facet_vocabulary_set else None
+
+    def _sku_in(self, text: str) -> ProductRecord | None:
+        for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9_-]{3,}", text):
+            if any(c.isdigit() for c in word) or "-" in word:
+                found = self._catalog.by_sku(word) or self._catalog.get(word)
+                if found is not None:
+                    return found
+        return None
