@@ -112,6 +112,24 @@ class ProductMatcher:
                      reverse=True)
         return matches
 
+    def sibling(self, text: str, of: ProductRecord) -> ProductRecord | None:
+        """A product sharing words with `of` whose other title words the question names: "and the 55 cm one"
+        after the 75 cm ball, "and the one with the logo" after the beanie."""
+        asked = set(self.tokens(text))
+        mine = set(self._names.get(of.id, ()))
+        best: tuple[float, ProductRecord] | None = None
+        for token in asked:
+            for product_id in self._postings.get(token, ()):
+                name = set(self._names[product_id])
+                extra = name - mine
+                if product_id == of.id or not (name & mine) or not extra or not extra <= asked:
+                    continue
+                weight = sum(self._idf[t] for t in extra)
+                product = self._catalog.get(product_id)
+                if product is not None and (best is None or weight > best[0]):
+                    best = (weight, product)
+        return best[1] if best else None
+
     def of_kind(self, words: str, among: list[ProductRecord] | None = None) -> list[ProductRecord] | None:
         """Products whose title, category or tags hold every catalogue word of `words` ("men's jacket");
         every product when `words` names nothing; None when its last word, the kind of thing asked for, is

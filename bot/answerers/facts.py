@@ -109,12 +109,9 @@ class FactAnswerer:
             return named.product, named.product != in_focus[0]
         if not (_follows(question) or _names_option(question, in_focus[0])) or _POLICY.search(question):
             return None, False
-        # "and the 55 cm one": a sibling of the product in focus, named by what sets it apart
-        sibling = live.matcher.match(question, also=in_focus[0].title)
-        if sibling and sibling[0].named and sibling[0].weight > 0 and sibling[0].product != in_focus[0]:
-            mine = next((m for m in sibling if m.product == in_focus[0]), None)
-            if mine is None or sibling[0].weight > mine.weight:
-                return sibling[0].product, True
+        sibling = live.matcher.sibling(question, in_focus[0])  # "and the 55 cm one"
+        if sibling is not None:
+            return sibling, True
         return in_focus[0], False
 
     def _exists(self, thing: str, live: LiveIndex) -> Reply:

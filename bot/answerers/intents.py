@@ -89,13 +89,26 @@ def catalogue_ask(question: str) -> CatalogueAsk | None:
     return None
 
 
+_NOT_A_KIND = frozenset(
+    [
+        "what", "whats", "which", "is", "are", "your", "you", "youve", "do", "does", "have", "has", "got", "sell",
+        "sells", "carry", "stock", "any", "my", "options", "option", "items", "item", "products", "product", "things",
+        "thing", "stuff", "one", "ones", "the", "a", "an", "of", "in", "for", "me", "show", "list", "there", "s", "too",
+        "also", "well", "looking", "look", "want", "need", "find", "buy", "get", "some", "anything", "something",
+        "please", "pls", "ok", "okay", "so", "and", "or", "i", "we", "can", "could", "would", "will", "to", "with",
+        "on", "at", "it", "this", "that", "those", "these", "ve", "d", "ll", "m", "re"
+    ]
+)
+
+
 def catalogue_words(question: str) -> str:
-    """The question without its ordering and price words: what kind of product it is about."""
-    q = question.lower()
+    """The question without its ordering, price and filler words: the kind of product it is about
+    ("what's the cheapest men's jacket you've got" → "men jacket")."""
+    q = question.lower().replace("’", "'")
     for pattern in (_PRICIEST, _CHEAPEST, _UNDER, _PRICE):
         q = pattern.sub(" ", q)
-    return re.sub(r"\b(?:what|whats|what's|which|is|are|your|you|do|have|got|you've|sell|any|my|options?|items?|"
-                  r"products?|things?|stuff|one|ones|the|a|an|of|in|for|me|show|list|there|s)\b", " ", q)
+    words = [w.split("'")[0] for w in re.findall(r"[a-z0-9]+(?:'[a-z]+)?", q)]
+    return " ".join(w for w in words if w not in _NOT_A_KIND)
 
 
 def variant_ask(question: str, product: ProductRecord) -> VariantAsk:

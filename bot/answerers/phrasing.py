@@ -70,7 +70,13 @@ def size_span(values: list[str]) -> str:
 
 
 def variant_label(options: tuple[tuple[str, str], ...]) -> str:
-    return ", ".join(display_value(name, value) for name, value in options)
+    return ", ".join(_labelled(name, value) for name, value in options)
+
+
+def _labelled(name: str, value: str) -> str:
+    if value.lower() in ("yes", "no"):  # Logo: Yes → "with logo"
+        return f"{'with' if value.lower() == 'yes' else 'without'} {name.lower()}"
+    return display_value(name, value)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -3,6 +3,9 @@ exists, stock, SKU — and for anything else the best sentences of its descripti
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import logging
 import re
 from dataclasses import dataclass
 
@@ -17,7 +20,8 @@ from bot.answerers.phrasing import (
 from bot.answerers.sentences import SentencePicker, split_sentences
 from knowledge.records import ProductRecord, Variant
 
-DETAIL_SIMILARITY = 0.4  # below this no sentence of the description answers: decline, offer a person
+log = logging.getLogger(__name__)
+DETAIL_SIMILARITY = 0.35  # below this no sentence of the description answers: decline, offer a person
 MAX_SKUS_LISTED = 3
 _FILLER = frozenset(
     [
@@ -26,7 +30,8 @@ _FILLER = frozenset(
         "will", "should", "please", "pls", "plz", "ok", "okay", "so", "then", "and", "or", "but", "what", "whats",
         "what's", "which", "how", "about", "in", "on", "of", "for", "with", "to", "any", "there", "come", "comes",
         "available", "stock", "price", "cost", "much", "sku", "colour", "colours", "color", "colors", "size", "sizes",
-        "exact", "also", "too", "yes", "no", "not"
+        "exact", "also", "too", "yes", "no", "not", "sale", "actually", "really", "still", "now", "right", "then",
+        "just", "exactly", "instead", "version", "options", "option", "variant", "kind"
     ]
 )
 
@@ -51,8 +56,12 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
                          context: Context = Context()) -> ProductAnswer:
     asked = facets(question)
     wanted = variant_ask(question, product)
-    if not asked.any_fact and context.previous_question and not _asks_more(question, product, wanted):
-        asked = facets(context.previous_question)  # "and the 55 cm one?" asks what the last question asked
+    bare = not asked.any_fact and not _asks_more(question, product, wanted)
+    if bare and context.previous_question:
+        # "and the 55 cm one?" asks what the last question asked, and its price
+        asked = dataclasses.replace(facets(context.previous_question), price=True)
+    elif bare and not wanted.chosen and not wanted.missing:
+        asked = Facets(price=True)  # "ok what about a foam roller": what it is and what it costs
     if not wanted.chosen and not wanted.missing and context.options:
         wanted = VariantAsk(context.options, ())
     variants = _matching(product, wanted)
@@ -66,8 +75,10 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
         parts.append(_exists(product, wanted, variants))
     if not wanted.missing and variants:
         parts.extend(_facts(product, asked, wanted, variants))
-    if not asked.any_fact and not wanted.chosen and not wanted.missing:
-        return await _details(product, question, picker)
+    answered_options = (asked.colours or asked.sizes) and _has_asked_option(product, asked)
+    if not (asked.price or asked.sale or asked.stock or asked.sku or answered_options) and not wanted.chosen \
+            and not wanted.missing:
+        return await _details(product, question, picker)  # also "what size is the brick?" with no size option
     if _asks_more(question, product, wanted):  # "price and warranty?": the rest from the description
         details = await _details(product, question, picker)
         if details.confident:
@@ -93,13 +104,18 @@ def _facts(product: ProductRecord, asked: Facets, wanted: VariantAsk, variants: 
             parts.append(f"The {product.title}{label} costs {price}{sale or ''}.")
             if asked.sale and sale is None:
                 parts.append("That's its regular price; it isn't on sale right now.")
-    if asked.colours or asked.sizes:
+    if (asked.colours or asked.sizes) and _has_asked_option(product, asked):
         parts.append(_options(product, asked))
     if asked.stock:
         parts.append(_stock(product, label, variants))
     if asked.sku:
         parts.append(_skus(product, label, variants))
     return parts
+
+
+def _has_asked_option(product: ProductRecord, asked: Facets) -> bool:
+    kinds = {_option_kind(o.name) for o in product.options}
+    return (asked.colours and "colour" in kinds) or (asked.sizes and "size" in kinds) or not product.options
 
 
 def _options(product: ProductRecord, asked: Facets) -> str:
@@ -180,23 +196,58 @@ def _kind_of(value: str) -> str:
 
 
 def _asks_more(question: str, product: ProductRecord, wanted: VariantAsk) -> bool:
-    title = {w.lower() for w in re.findall(r"\w+", product.title)}
-    values = {w.lower() for _, v in wanted.chosen for w in re.findall(r"\w+", v)} | {m.lower() for m in wanted.missing}
+    """Whether the question has words beyond the product's name, its options and facts words."""
+    known = {w.lower() for w in re.findall(r"\w+", product.title)}
+    known |= {w.lower() for o in product.options for w in re.findall(r"\w+", f"{o.name} {' '.join(o.values)}")}
+    known |= {m.lower() for m in wanted.missing} | COLOURS
     words = [w for w in re.findall(r"[a-z]+", question.lower())
-             if w not in _FILLER and w not in title and w not in values and len(w) > 2]
+             if w not in _FILLER and len(w) > 2 and not _near(w, known)]
     return bool(words)
+
+
+def _near(word: str, known: set[str]) -> bool:
+    return word in known or bool(difflib.get_close_matches(word, known, n=1, cutoff=0.8))
 
 
 async def _details(product: ProductRecord, question: str, picker: SentencePicker) -> ProductAnswer:
     sentences = split_sentences(product.description)
     sentences += [f"{name}: {value}" for name, value in product.attributes if len(value) < 200]
-    picked = await picker.pick(question, sentences, DETAIL_SIMILARITY)
+    query = detail_query(question, product)
+    picked = await picker.pick(query, sentences, DETAIL_SIMILARITY)
+    if log.isEnabledFor(logging.DEBUG):
+        best = (await picker.rank(query, sentences))[:1]
+        log.debug("details %r on %s: best %s", question, product.id, best)
     if not picked:
         return ProductAnswer(f"I can't find that in the details I have for the {product.title}.", confident=False)
     text = " ".join(r.text for r in picked)
     if product.title.lower() not in text.lower():
         text = f"{product.title}: {text}"
     return ProductAnswer(text)
+
+
+# How shoppers ask about a description, and the words descriptions answer with. The product's own name is
+# dropped from the question: "whats the grayson crewneck made of" otherwise matches the sentence that names
+# the Grayson Crewneck, not the one that says "80% cotton/20% polyester".
+_HINTS = (
+    (re.compile(r"\bmade (?:of|from)\b|\bmaterials?\b|\bfabrics?\b|\bwool\b|\bcotton\b|\bleather\b"),
+     "material fabric made of cotton polyester wool nylon leather blend"),
+    (re.compile(r"\bhow (?:big|large|tall|wide|long|deep)\b|\bdimensions?\b|\bmeasure|\bsize of\b|\bfit in\b"),
+     "dimensions size measures inches cm length width height"),
+    (re.compile(r"\bhow heavy\b|\bweigh|\bweight\b"), "weight weighs lbs kg grams"),
+    (re.compile(r"\b(?:litres?|liters?|capacity|volume|how much (?:does it )?hold)\b"), "capacity liters volume holds"),
+    (re.compile(r"\bwater ?proof|\bwater[- ]resistant|\brain\b|\bswim|\bpool\b|\bwet\b"),
+     "waterproof water-resistant water rain"),
+    (re.compile(r"\bwash|\bdryer\b|\btumble\b|\bclean|\bcare\b|\biron\b"), "machine wash dry care"),
+    (re.compile(r"\bfit\b|\btight\b|\bloose\b|\btrue to size\b"), "fit relaxed slim fitted loose"),
+)
+
+
+def detail_query(question: str, product: ProductRecord) -> str:
+    title = {w.lower() for w in re.findall(r"\w+", product.title)}
+    lowered = question.lower()
+    words = [w for w in re.findall(r"[\w'%-]+", lowered) if not _near(w, title)]
+    hints = [hint for pattern, hint in _HINTS if pattern.search(lowered)]
+    return " ".join([*words, *hints]) or question
 
 
 def _summary(product: ProductRecord) -> str:
