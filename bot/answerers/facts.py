@@ -77,7 +77,8 @@ class FactAnswerer:
             thing = _thing_asked_for(question)
             if thing is not None:
                 return self._exists(thing, live)
-        topic = focus if focus and focus.topic and _follows(question) else None
+        leans = bool(_REFERS.search(question) or _LEADS.search(question))
+        topic = focus if focus and focus.topic and leans else None
         return await self._passages.answer(question, topic, live, bool(matches and matches[0].coverage > 0))
 
     def _catalogue(self, question: str, live: LiveIndex, in_focus: list[ProductRecord]) -> Reply | None:

@@ -3,14 +3,16 @@ sentences that answer, a rate table's right row, or a decline when nothing is cl
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from bot.answerers.phrasing import shorten
 from bot.answerers.products import answer_product
 from bot.answerers.replies import decline, product_reply
-from bot.answerers.sentences import SentencePicker, split_sentences
+from bot.answerers.sentences import Ranked, SentencePicker, split_sentences
 from bot.types import Focus, Reply, citation_of
 from knowledge.live import LiveIndex
 from knowledge.retrieval import Passage
@@ -18,14 +20,25 @@ from knowledge.retrieval import Passage
 if TYPE_CHECKING:
     from bot.answerers.facts import Knowledge
 
+log = logging.getLogger(__name__)
 MAX_REPLY_CHARS = 600
-NEAR_THRESHOLD = 0.12  # a page or FAQ passage this far under its threshold may still hold the sentence
-SENTENCE_CONFIDENT = 0.5  # ... when one of its sentences is at least this close to the question
-PASSAGE_SENTENCE = 0.3  # in a confident passage, the best sentence only needs this
-PRODUCT_MARGIN = 0.08  # an unnamed product passage gives way to a policy passage this close to it
+SEARCH_DEPTH = 20  # policy text is looked for below the products a question's words also match
+TEXT_PASSAGES = 4  # FAQ entries and page sections whose sentences compete for the answer
+SENTENCE_CONFIDENT = 0.5  # a sentence this close to the question answers it, whatever its passage scored
+NEW_TOPIC_SENTENCE = 0.4  # in a confident passage, the best sentence only needs this
+PASSAGE_SENTENCE = 0.3  # ... and in a follow-up on the same topic, this
+FOLLOW_UP_DISCOUNT = 0.05
 _POLICY_QUESTION = re.compile(r"\b(?:ship\w*|deliver\w*|return\w*|refund\w*|exchange|gift|payment|pay|privacy|"
-                              r"data|e-?mails?|order\w*|address|contact|call\w*|phone|card|secure|safe)\b", re.I)
+                              r"data|e-?mails?|order\w*|address|contact|call\w*|phone|card|secure|safe|restock\w*|"
+                              r"store|shops?|offers?|policy|policies)\b", re.I)
 _AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:dollars?|euros?|pounds?)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    passage: Passage
+    text: str
+    rows: tuple[str, ...] = ()  # for a table row: every row of its table, as sentences
 
 
 class PassageAnswerer:
@@ -36,56 +49,74 @@ class PassageAnswerer:
 
     async def answer(self, question: str, topic: Focus | None, live: LiveIndex, names_words: bool) -> Reply:
         query = f"{topic.question} {question}" if topic is not None and topic.question else question
-        passages = await self._knowledge.asearch(query, self._top_k)
+        passages = await self._knowledge.asearch(query, SEARCH_DEPTH)
         if not passages:
             return decline()
         best = passages[0]
-        texts = [p for p in passages if p.kind != "product"
-                 and p.similarity >= live.manifest.thresholds.get(p.kind, 1.0) - NEAR_THRESHOLD]
+        texts = [p for p in passages if p.kind != "product"][:TEXT_PASSAGES]
         product = live.catalog.get(str(best.metadata.get("product_id", ""))) if best.kind == "product" else None
-        if product is not None and best.confident:
-            policy = texts[0] if texts and _POLICY_QUESTION.search(question) else None
-            if policy is None or best.similarity - policy.similarity > PRODUCT_MARGIN:
-                answer = await answer_product(product, question, self._picker)
-                return product_reply(answer.text, product, answer.confident, answer.options)
-        if not texts:
-            return decline()
-        if texts[0].kind == "faq" and texts[0].confident and len(texts[0].text) <= MAX_REPLY_CHARS and topic is None:
+        about_product = product is not None and best.confident and not _POLICY_QUESTION.search(question)
+        if about_product and product is not None:
+            answer = await answer_product(product, question, self._picker)
+            return product_reply(answer.text, product, answer.confident, answer.options)
+        if texts and texts[0].kind == "faq" and texts[0].confident and topic is None \
+                and len(texts[0].text) <= MAX_REPLY_CHARS:
             return _from(texts[0].text, texts[0], query)
-        return await self._sentences(question, texts[:3], query)
+        reply = await self._sentences(question, query, texts, topic is not None) if texts else None
+        return reply or decline()
 
-    async def _sentences(self, question: str, passages: list[Passage], query: str) -> Reply:
-        units = [(p, s) for p in passages for s in split_sentences(p.text)]
-        ranked = await self._picker.rank(question, [s for _, s in units])
+    async def _sentences(self, question: str, query: str, passages: list[Passage], follows: bool) -> Reply | None:
+        units = [unit for p in passages for unit in _units(p)]
+        ranked = await self._picker.rank(question, [u.text for u in units])
+        if follows and query != question:
+            # "and if i want it faster, priority?" is read with the question before it, a little discounted so
+            # that the sentence that answered the last question does not simply win again
+            ranked = _best_of(ranked, await self._picker.rank(query, [u.text for u in units]), FOLLOW_UP_DISCOUNT)
         if not ranked:
-            return decline()
-        top_passage = units[ranked[0].index][0]
-        needed = PASSAGE_SENTENCE if top_passage.confident else SENTENCE_CONFIDENT
+            return None
+        top = units[ranked[0].index]
+        needed = PASSAGE_SENTENCE if follows else NEW_TOPIC_SENTENCE if top.passage.confident else SENTENCE_CONFIDENT
+        log.debug("passage answer %r: best %.3f (needs %.2f) %r", question, ranked[0].similarity, needed, top.text)
         if ranked[0].similarity < needed:
-            return decline()
-        table = _table_answer(question, top_passage.text, ranked[0].text)
-        if table is not None:
-            return _from(table, top_passage, query)
-        mine = [r for r in ranked if units[r.index][0] is top_passage]
+            return None
+        if top.rows:
+            amount = _amount_in(query)
+            rows = [r for r in top.rows if amount is not None and _in_range(amount, r)] or [top.text]
+            return _from(" ".join(rows), top.passage, query)
+        mine = [r for r in ranked if units[r.index].passage is top.passage and not units[r.index].rows]
         chosen = [r for r in mine[:3] if r.similarity >= ranked[0].similarity - 0.08]
-        text = " ".join(r.text for r in sorted(chosen, key=lambda r: r.index) if "|" not in r.text)
-        return _from(shorten(text or ranked[0].text, MAX_REPLY_CHARS), top_passage, query)
+        text = " ".join(r.text for r in sorted(chosen, key=lambda r: r.index))
+        return _from(shorten(text, MAX_REPLY_CHARS), top.passage, query)
 
 
-def _table_answer(question: str, text: str, picked: str) -> str | None:
-    """A rate table (rows of "a | b | c") read as sentences: the row for the amount asked about, or all rows."""
-    lines = [line for line in text.splitlines() if line.count("|") >= 1]
-    if "|" not in picked or len(lines) < 2:
-        return None
+def _best_of(alone: list[Ranked], together: list[Ranked], discount: float) -> list[Ranked]:
+    best = {r.index: r for r in alone}
+    for r in together:
+        if r.similarity - discount > best[r.index].similarity:
+            best[r.index] = Ranked(r.index, r.text, r.similarity - discount)
+    return sorted(best.values(), key=lambda r: r.similarity, reverse=True)
+
+
+def _units(passage: Passage) -> list[_Unit]:
+    """A passage's sentences, with a table's rows read as sentences under their header."""
+    plain = "\n".join(line for line in passage.text.splitlines() if "|" not in line)
+    units = [_Unit(passage, s) for s in split_sentences(plain)]
+    rows = _labelled_rows([line for line in passage.text.splitlines() if "|" in line])
+    units.extend(_Unit(passage, row, tuple(rows)) for row in rows)
+    return units
+
+
+def _labelled_rows(lines: list[str]) -> list[str]:
+    """"Merchandise total | STANDARD" + "Up to $200 | $16" → "Merchandise total Up to $200: STANDARD $16."."""
+    if len(lines) < 2:
+        return []
     header = [_clean_cell(c) for c in lines[0].split("|")]
-    rows = [[_clean_cell(c) for c in line.split("|")] for line in lines[1:]]
-    amount = _amount_in(question)
-    chosen = [r for r in rows if amount is not None and _in_range(amount, r[0])] or rows
-    sentences = []
-    for row in chosen:
-        pairs = [f"{h} {v}".strip() for h, v in zip(header[1:], row[1:], strict=False)]
-        sentences.append(f"{header[0]} {row[0]}: " + ", ".join(pairs) + ".")
-    return " ".join(sentences)
+    rows = []
+    for line in lines[1:]:
+        cells = [_clean_cell(c) for c in line.split("|")]
+        pairs = [f"{h} {v}".strip() for h, v in zip(header[1:], cells[1:], strict=False)]
+        rows.append(f"{header[0]} {cells[0]}: " + ", ".join(pairs) + ".")
+    return rows
 
 
 def _clean_cell(cell: str) -> str:
@@ -102,16 +133,17 @@ def _amount_in(question: str) -> Decimal | None:
         return None
 
 
-def _in_range(amount: Decimal, label: str) -> bool:
+def _in_range(amount: Decimal, row: str) -> bool:
+    """Whether a row labelled "… Up to $200:", "… $200.01—500.00:" or "… Over $1000.00:" covers the amount."""
+    label = row.split(":", 1)[0].lower()
     numbers = [Decimal(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", label)]
-    lowered = label.lower()
     if not numbers:
         return False
-    if re.search(r"\b(?:up to|under|below|less than)\b", lowered):
-        return amount <= numbers[0]
-    if re.search(r"\b(?:over|above|more than|from)\b", lowered) and len(numbers) == 1:
+    if re.search(r"\b(?:up to|under|below|less than)\b", label):
+        return amount <= numbers[-1]
+    if re.search(r"\b(?:over|above|more than)\b", label) and len(numbers) == 1:
         return amount > numbers[0]
-    return len(numbers) >= 2 and numbers[0] <= amount <= numbers[1]
+    return len(numbers) >= 2 and numbers[-2] <= amount <= numbers[-1]
 
 
 def _from(text: str, passage: Passage, query: str) -> Reply:
