@@ -34,6 +34,7 @@ from knowledge.sources.catalog import (
 )
 from knowledge.sources.generic import read_generic
 from knowledge.sources.html_text import blocks_to_text, html_blocks
+from knowledge.sources.markdown_text import markdown_blocks
 from knowledge.sources.prices import parse_price
 from knowledge.sources.shopify import read_shopify
 from knowledge.sources.woocommerce import read_woocommerce
@@ -80,7 +81,8 @@ def _product_document(path: Path, shown: str, text: str, currency: str) -> Produ
     if path.suffix.lower() in {".html", ".htm"}:
         body, heading = _html_text(body)
     else:
-        body, heading = body.strip(), _md_title(body)
+        heading = _md_title(body)
+        body = _plain_markdown(body, heading)
     title = one_line(meta.pop("title", "") or heading)
     if not body and not title:
         return _nothing("no_text", shown, "product document has no text and no title; skipped")
@@ -136,6 +138,14 @@ def _key_line(text: str, key: str) -> int:
     """The file line of a front-matter key, so a bad price names where to fix it."""
     match = re.search(rf"^{re.escape(key)}\s*:", text, re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def _plain_markdown(body: str, heading: str) -> str:
+    """Markdown as clean text (answers quote it), without the title heading it starts with."""
+    blocks = markdown_blocks(body, plain=not body.lstrip().startswith("#") and "\n#" not in body)
+    if blocks and blocks[0].kind == "heading" and blocks[0].text == heading:
+        blocks = blocks[1:]
+    return blocks_to_text(blocks)
 
 
 def _md_title(text: str) -> str:

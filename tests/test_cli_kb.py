@@ -16,7 +16,8 @@ runner = CliRunner()
 def test_build_status_search_rollback(kb_env: Path, tmp_path: Path) -> None:
     built = runner.invoke(app, ["kb", "build"])
     assert built.exit_code == 0, built.output
-    assert "3 faq entries" in built.output and "It is live now" in built.output
+    assert "3 FAQ entries" in built.output and "1 products (1 variants)" in built.output
+    assert "It is live now" in built.output
     first = (tmp_path / "kb" / "CURRENT").read_text().strip()
 
     status = runner.invoke(app, ["kb", "status"])

@@ -315,7 +315,8 @@ def test_markdown_product_document_is_a_record_too(tmp_path: Path) -> None:
     assert [(v.sku, v.price) for v in record.variants] == [("NW-1", Decimal("129.00"))]
     assert record.attributes == (("material", "nylon"),)
     (document,) = got.documents
-    assert (document.text, document.product_id) == ("# Trail Jacket\nLight and warm.", "NW-1")
+    # Markdown becomes clean text; the title heading is the title
+    assert (document.text, document.product_id) == ("Light and warm.", "NW-1")
 
 
 def test_product_document_bad_price_names_its_line(tmp_path: Path) -> None:

@@ -169,7 +169,7 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
 def test_empty_source_directory(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as caught:
         load_sources(tmp_path)
-    assert_error(caught.value, str(tmp_path), None, "no FAQ entries or product documents")
+    assert_error(caught.value, str(tmp_path), None, "no FAQ entries, products or pages")
 
 
 def test_directory_with_only_skipped_files(tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_directory_with_only_skipped_files(tmp_path: Path) -> None:
     )
     with pytest.raises(SourceError) as caught:
         load_sources(tmp_path)
-    assert_error(caught.value, str(tmp_path), None, "no FAQ entries or product documents")
+    assert_error(caught.value, str(tmp_path), None, "no FAQ entries, products or pages")
 
 
 def test_non_existent_directory(tmp_path: Path) -> None:
@@ -214,7 +214,8 @@ def test_unknown_file_types_are_skipped_with_warning(tmp_path: Path) -> None:
     )
     assert [f.path for f in sources.files] == ["faq/faq.csv"]
     assert len(sources.warnings) == 3
-    warning_for = {w.split(":", 1)[0]: w for w in sources.warnings}
+    warning_for = {w.path: str(w) for w in sources.warnings}
+    assert {w.kind for w in sources.warnings} == {"skipped_file"}
     assert "unknown file type '.pdf'" in warning_for["faq/notes.pdf"]
     assert "unknown file type '.png'" in warning_for["products/image.png"]
     assert "unknown file type '.yaml'" in warning_for["past_questions/old.yaml"]
@@ -226,9 +227,9 @@ def test_file_outside_known_folders_is_skipped_with_warning(tmp_path: Path) -> N
         {"faq/faq.csv": BASE_FAQ, "README.md": "# Notes\n", "misc/faq.csv": "not,even\nparsed\n"},
     )
     assert [f.path for f in sources.files] == ["faq/faq.csv"]
-    assert sorted(sources.warnings) == [
-        "README.md: skipped, not under faq/, past_questions/, products/",
-        "misc/faq.csv: skipped, not under faq/, past_questions/, products/",
+    assert sorted(str(w) for w in sources.warnings) == [
+        "README.md: skipped, not under faq/, past_questions/, products/, pages/",
+        "misc/faq.csv: skipped, not under faq/, past_questions/, products/, pages/",
     ]
 
 

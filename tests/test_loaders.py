@@ -160,7 +160,7 @@ def test_product_markdown_with_front_matter(tmp_path: Path) -> None:
     assert product.url == "https://shop.example/kettle"
     assert product.metadata["price"] == "19.90"
     assert "title" not in product.metadata and "url" not in product.metadata
-    assert product.text == "# Kettle heading\nBoils 1.7 litres."
+    assert product.text == "Boils 1.7 litres."  # clean text: the title heading is the title
     assert product.origin == Origin("products/kettle.md", 1)
     assert (product.kind, product.product_id) == ("product", "0042")
     (record,) = sources.products

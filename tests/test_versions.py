@@ -23,12 +23,12 @@ def test_build_writes_a_complete_version_and_makes_it_live(
     assert store.current() == manifest.version
     on_disk = Manifest.read(store.path(manifest.version))
     assert on_disk == manifest
-    assert manifest.counts == {"faq_entries": 3, "past_questions": 3, "product_docs": 1, "nodes": 4,
-                               "search_keys": 3 + 5 + 3 + 3 + 1}
+    assert manifest.counts == {"faq_entries": 3, "past_questions": 3, "products": 1, "variants": 1, "product_docs": 1,
+                               "page_sections": 0, "page_files": 0, "nodes": 4, "search_keys": 3 + 5 + 3 + 3 + 1}
     assert manifest.embedding_model == embedder.model_id and manifest.dims == 384
     assert {s["path"] for s in manifest.sources} == {"faq/faq.csv", "past_questions/past.csv", "products/tent.md"}
     assert all(len(s["sha256"]) == 64 for s in manifest.sources)
-    assert set(manifest.thresholds) == {"faq", "product"}
+    assert set(manifest.thresholds) == {"faq", "product", "page"}
     for name in ("nodes.jsonl", "dense.faiss", "key_vectors.npy", "key_nodes.npy", "manifest.json"):
         assert (store.path(manifest.version) / name).is_file()
 

@@ -64,7 +64,7 @@ def to_slack_messages(reply: Reply, conversation: str) -> list[SlackMessage]:
     if reply.citations:
         sources = "Sources: " + " · ".join(link(c) for c in reply.citations)
         tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": sources[:SECTION_LIMIT]}]})
-    if reply.mode in ("extractive", "llm"):
+    if reply.mode in ("extractive", "llm", "smalltalk"):
         tail.append({"type": "actions", "elements": [
             _button("👍", "storebot_up", conversation), _button("👎", "storebot_down", conversation)]})
     groups = [sections[i:i + BLOCKS_PER_MESSAGE] for i in range(0, len(sections), BLOCKS_PER_MESSAGE)]

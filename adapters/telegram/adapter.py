@@ -161,7 +161,7 @@ class TelegramAdapter:
 
 def _buttons(reply: Reply) -> InlineKeyboardMarkup | None:
     """👍/👎 under every answer; "Talk to a person" under a declined one."""
-    if reply.mode not in ("extractive", "llm"):
+    if reply.mode not in ("extractive", "llm", "smalltalk"):
         return None
     rows = [[InlineKeyboardButton("👍", callback_data="up"), InlineKeyboardButton("👎", callback_data="down")]]
     if not reply.confident:

@@ -75,8 +75,9 @@ class FactAnswerer:
             return product_reply(answer.text, product, answer.confident, answer.options)
         if named is None and not _POLICY.search(question):
             thing = _thing_asked_for(question)
-            if thing is not None:
-                return self._exists(thing, live)
+            listed = self._exists(thing, live) if thing is not None else None
+            if listed is not None:
+                return listed
         leans = bool(_REFERS.search(question) or _LEADS.search(question))
         topic = focus if focus and focus.topic and leans else None
         return await self._passages.answer(question, topic, live, bool(matches and matches[0].coverage > 0))
@@ -98,7 +99,7 @@ class FactAnswerer:
             return decline()
         answer = answer_catalogue(ask, "" if refers_to_list else _kind_label(words), candidates)
         return Reply(answer.text, tuple(product_citation(p) for p in answer.products), confident=answer.confident,
-                     mode="facts", focus=Focus(tuple(p.id for p in answer.products)))
+                     mode="extractive", focus=Focus(tuple(p.id for p in answer.products)))
 
     def _product(self, question: str, live: LiveIndex, named: ProductMatch | None,
                  in_focus: list[ProductRecord]) -> tuple[ProductRecord | None, bool]:
@@ -115,10 +116,11 @@ class FactAnswerer:
             return sibling, True
         return in_focus[0], False
 
-    def _exists(self, thing: str, live: LiveIndex) -> Reply:
+    def _exists(self, thing: str, live: LiveIndex) -> Reply | None:
+        """Products of the kind asked for, or None (an FAQ or page may still answer "do you sell gift cards?")."""
         found = live.matcher.of_kind(thing)
         if not found or len(found) == len(live.catalog):
-            return decline()
+            return None
         if len(found) == 1:
             product = found[0]
             price = price_text(product)

@@ -28,6 +28,8 @@ SENTENCE_CONFIDENT = 0.5  # a sentence this close to the question answers it, wh
 NEW_TOPIC_SENTENCE = 0.4  # in a confident passage, the best sentence only needs this
 PASSAGE_SENTENCE = 0.3  # ... and in a follow-up on the same topic, this
 FOLLOW_UP_DISCOUNT = 0.05
+NEW_TOPIC_NEAR = 0.15  # a follow-up that alone finds another entry this close to confident, and
+NEW_TOPIC_MARGIN = 0.1  # this far ahead of the next, is about that entry
 _POLICY_QUESTION = re.compile(r"\b(?:ship\w*|deliver\w*|return\w*|refund\w*|exchange|gift|payment|pay|privacy|"
                               r"data|e-?mails?|order\w*|address|contact|call\w*|phone|card|secure|safe|restock\w*|"
                               r"store|shops?|offers?|policy|policies)\b", re.I)
@@ -49,6 +51,11 @@ class PassageAnswerer:
 
     async def answer(self, question: str, topic: Focus | None, live: LiveIndex, names_words: bool) -> Reply:
         query = f"{topic.question} {question}" if topic is not None and topic.question else question
+        if query != question:
+            # "and how long does it take?" after the shipping costs is a new topic when it finds one alone
+            alone = [p for p in await self._knowledge.asearch(question, SEARCH_DEPTH) if p.kind != "product"]
+            if topic is not None and alone and alone[0].node_id != topic.topic and _stands_out(alone, live):
+                query = question
         passages = await self._knowledge.asearch(query, SEARCH_DEPTH)
         if not passages:
             return decline()
@@ -87,6 +94,14 @@ class PassageAnswerer:
         chosen = [r for r in mine[:3] if r.similarity >= ranked[0].similarity - 0.08]
         text = " ".join(r.text for r in sorted(chosen, key=lambda r: r.index))
         return _from(shorten(text, MAX_REPLY_CHARS), top.passage, query)
+
+
+def _stands_out(passages: list[Passage], live: LiveIndex) -> bool:
+    """The best passage is nearly confident and clearly ahead of the next one."""
+    best = passages[0]
+    runner_up = passages[1].similarity if len(passages) > 1 else 0.0
+    near = best.similarity >= live.manifest.thresholds.get(best.kind, 1.0) - NEW_TOPIC_NEAR
+    return best.confident or (near and best.similarity - runner_up >= NEW_TOPIC_MARGIN)
 
 
 def _best_of(alone: list[Ranked], together: list[Ranked], discount: float) -> list[Ranked]:
@@ -147,4 +162,4 @@ def _in_range(amount: Decimal, row: str) -> bool:
 
 
 def _from(text: str, passage: Passage, query: str) -> Reply:
-    return Reply(text, (citation_of(passage),), mode="facts", focus=Focus((), passage.node_id, query))
+    return Reply(text, (citation_of(passage),), mode="extractive", focus=Focus((), passage.node_id, query))

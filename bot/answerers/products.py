@@ -23,6 +23,7 @@ from knowledge.records import ProductRecord, Variant
 log = logging.getLogger(__name__)
 DETAIL_SIMILARITY = 0.35  # below this no sentence of the description answers: decline, offer a person
 MAX_SKUS_LISTED = 3
+MAX_OVERVIEW_SENTENCE = 240
 _FILLER = frozenset(
     [
         "a", "an", "the", "it", "its", "it's", "this", "that", "these", "those", "one", "ones", "is", "are", "was",
@@ -31,7 +32,8 @@ _FILLER = frozenset(
         "what's", "which", "how", "about", "in", "on", "of", "for", "with", "to", "any", "there", "come", "comes",
         "available", "stock", "price", "cost", "much", "sku", "colour", "colours", "color", "colors", "size", "sizes",
         "exact", "also", "too", "yes", "no", "not", "sale", "actually", "really", "still", "now", "right", "then",
-        "just", "exactly", "instead", "version", "options", "option", "variant", "kind"
+        "just", "exactly", "instead", "version", "options", "option", "variant", "kind", "tell", "more", "info",
+        "information", "details", "describe", "know", "like", "want", "looking", "interested", "thinking", "buying"
     ]
 )
 
@@ -61,7 +63,7 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
         # "and the 55 cm one?" asks what the last question asked, and its price
         asked = dataclasses.replace(facets(context.previous_question), price=True)
     elif bare and not wanted.chosen and not wanted.missing:
-        asked = Facets(price=True)  # "ok what about a foam roller": what it is and what it costs
+        return ProductAnswer(_overview(product))  # "tell me about the tent", "ok what about a foam roller"
     if not wanted.chosen and not wanted.missing and context.options:
         wanted = VariantAsk(context.options, ())
     variants = _matching(product, wanted)
@@ -87,6 +89,8 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
 
 
 def _matching(product: ProductRecord, wanted: VariantAsk) -> tuple[Variant, ...]:
+    if not any(v.options for v in product.variants):
+        return product.variants  # options listed, but one price for all (a plain catalog row)
     chosen = {(name.lower(), value.lower()) for name, value in wanted.chosen}
     return tuple(v for v in product.variants
                  if chosen <= {(n.lower(), val.lower()) for n, val in v.options})
@@ -248,6 +252,17 @@ def detail_query(question: str, product: ProductRecord) -> str:
     words = [w for w in re.findall(r"[\w'%-]+", lowered) if not _near(w, title)]
     hints = [hint for pattern, hint in _HINTS if pattern.search(lowered)]
     return " ".join([*words, *hints]) or question
+
+
+def _overview(product: ProductRecord) -> str:
+    """What it is, what it costs, what it comes in: the first sentence, the price and the options."""
+    parts = [_summary(product)]
+    if product.options:
+        parts.append(f"It comes {_all_options(product)}.")
+    first = next(iter(split_sentences(product.description)), "")
+    if first and len(first) <= MAX_OVERVIEW_SENTENCE:
+        parts.append(first)
+    return " ".join(parts)
 
 
 def _summary(product: ProductRecord) -> str:

@@ -21,9 +21,9 @@ def product_citation(product: ProductRecord) -> Citation:
 def product_reply(text: str, product: ProductRecord, confident: bool = True,
                   options: tuple[tuple[str, str], ...] = ()) -> Reply:
     return Reply(text if confident else f"{text} {OFFER_PERSON}", (product_citation(product),), confident=confident,
-                 mode="facts", focus=Focus((product.id,), options=options))
+                 mode="extractive", focus=Focus((product.id,), options=options))
 
 
 def list_reply(text: str, products: list[ProductRecord] | tuple[ProductRecord, ...]) -> Reply:
-    return Reply(text, tuple(product_citation(p) for p in products), mode="facts",
+    return Reply(text, tuple(product_citation(p) for p in products), mode="extractive",
                  focus=Focus(tuple(p.id for p in products)))

@@ -21,6 +21,9 @@ _END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(•])")
 _ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|approx|vs|no|nr|ca|incl|excl|dr|mr|mrs|ms|st|inc|ltd)\.$", re.I)
 MAX_SENTENCE_CHARS = 400
 WORD_BONUS = 0.04  # per shared content word, at most 3
+CLAUSE_WORDS = 14  # sentences longer than this are also scored clause by clause
+CLAUSE_DISCOUNT = 0.02
+_CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+(?:with|and|while|but|so)\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,18 @@ def split_sentences(text: str) -> list[str]:
         if pending:
             sentences.append(pending)
     return [s if len(s) <= MAX_SENTENCE_CHARS else s[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + "…"
-            for s in sentences if len(s) > 2]
+            for s in sentences if len(s) > 2 and not _heading(s)]
+
+
+def _clauses(sentence: str) -> list[str]:
+    if len(sentence.split()) <= CLAUSE_WORDS:
+        return []
+    return [c for c in _CLAUSE_BREAK.split(sentence) if len(c.split()) >= 2]
+
+
+def _heading(line: str) -> bool:
+    """"Overview", "Specifications": a section label left in the text, not a fact."""
+    return len(line.split()) <= 2 and not re.search(r"[.!?:\d]", line)
 
 
 class SentencePicker:
@@ -55,13 +69,19 @@ class SentencePicker:
         self._tokenize = Tokenizer()
 
     async def rank(self, question: str, sentences: list[str]) -> list[Ranked]:
+        """Sentences by closeness to the question. A long sentence also scores as its best clause, so
+        "how heavy is it?" finds "…, weighing 2.1 kg, …" inside a sentence about everything else."""
         if not sentences:
             return []
-        vectors = await self._embed([question, *sentences])
-        similarity = vectors[1:] @ vectors[0]
+        clauses = [(i, c) for i, s in enumerate(sentences) for c in _clauses(s)]
+        vectors = await self._embed([question, *sentences, *(c for _, c in clauses)])
+        similarity = (vectors[1:] @ vectors[0]).tolist()
+        best = similarity[:len(sentences)]
+        for (index, _), score in zip(clauses, similarity[len(sentences):], strict=True):
+            best[index] = max(best[index], score - CLAUSE_DISCOUNT)
         asked = set(self._tokenize(question))
         ranked = []
-        for index, (text, score) in enumerate(zip(sentences, similarity.tolist(), strict=True)):
+        for index, (text, score) in enumerate(zip(sentences, best, strict=True)):
             shared = len(asked & set(self._tokenize(text)))
             ranked.append(Ranked(index, text, float(score) + WORD_BONUS * min(shared, 3)))
         return sorted(ranked, key=lambda r: r.similarity, reverse=True)
