@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -17,11 +18,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.conversation_spec import SpecError, load_spec
 from bot.kb_summary import summary_line, threshold_line, warning_lines
 from bot.knowledge_ops import KnowledgeOps, describe_reload, describe_rollback
+from bot.reload_gate import GateVerdict, conversation_gate
 from bot.settings import Settings, SettingsError, load_settings
 from bot.wiring import build_options, make_cache, make_embedder, make_ops, make_store
 from knowledge.builder import build_version
+from knowledge.embedding import Embedder
 from knowledge.evaluation import evaluate_product_qa, evaluate_store_faq, stage_product_qa, stage_store_faq
 from knowledge.live import IndexHandle, NoIndexError
 from knowledge.records import SourceError
@@ -101,14 +105,31 @@ def kb_build(
 @kb_app.command("reload")
 def kb_reload(
     source: Annotated[Path | None, typer.Option(help=SOURCE_HELP)] = None,
+    test: Annotated[Path | None, typer.Option(
+        help="Conversation tests (`storebot test` format) the new version must pass before it goes live.")] = None,
+    min_pass: Annotated[float, typer.Option(min=0.0, max=1.0, help="With --test: the pass rate required; the new "
+                                            "version must also do at least as well as the live one.")] = 0.9,
 ) -> None:
     """Build a new version and tell every running bot process to switch to it (over Redis)."""
     settings = settings_or_exit()
     if source is not None:
         settings = settings.model_copy(update={"kb_source_dir": source})
-    result, unreachable = asyncio.run(_with_ops(settings, lambda ops: ops.reload(_print_progress)))
+    spec = None
+    if test is not None:
+        try:
+            spec = load_spec(test)
+        except SpecError as err:
+            err_console.print(str(err), style="red", markup=False)
+            raise typer.Exit(2) from None
+    embedder = make_embedder(settings)
+    verdicts: list[GateVerdict] = []
+    gate = conversation_gate(spec, make_store(settings), embedder, min_pass, settings.store_name, verdicts) \
+        if spec is not None else None
+    result, unreachable = asyncio.run(_with_ops(settings, lambda ops: ops.reload(_print_progress, gate), embedder))
+    if verdicts and result.ok:
+        result = dataclasses.replace(result, tested=verdicts[-1].describe())
     if not result.ok:
-        err_console.print(f"[red]{describe_reload(result)}[/red]", markup=False)
+        err_console.print(describe_reload(result), style="red", markup=False)
         raise typer.Exit(1)
     console.print(describe_reload(result), markup=False)
     if unreachable:
@@ -134,15 +155,17 @@ async def _print_progress(stage: str) -> None:
     err_console.print(f"  {stage}", style="dim")
 
 
-async def _with_ops(settings: Settings, action: Callable[[KnowledgeOps], Awaitable[T]]) -> tuple[T, str]:
+async def _with_ops(settings: Settings, action: Callable[[KnowledgeOps], Awaitable[T]],
+                    embedder: Embedder | None = None) -> tuple[T, str]:
     """Runs an ops action with Redis when reachable; also returns why Redis was not, if it was not."""
     redis = Redis.from_url(settings.redis_url)
     try:
         try:
             await redis.ping()
         except (RedisError, OSError) as err:
-            return await action(make_ops(settings, None)), f"Redis at {settings.redis_url} is not reachable ({err})"
-        return await action(make_ops(settings, redis)), ""
+            return (await action(make_ops(settings, None, embedder)),
+                    f"Redis at {settings.redis_url} is not reachable ({err})")
+        return await action(make_ops(settings, redis, embedder)), ""
     finally:
         await redis.aclose()
 

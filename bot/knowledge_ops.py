@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from bot.reload import announce
 from bot.state import PREFIX
-from knowledge.builder import BuildOptions, build_version
+from knowledge.builder import BuildOptions, BuildRefused, Gate, build_version
 from knowledge.embedding import Embedder, EmbeddingCache
 from knowledge.live import IndexHandle
 from knowledge.records import SourceError
@@ -54,6 +54,7 @@ class ReloadResult:
     changed: tuple[str, ...]  # "added faq/gift.csv", "changed faq/faq.csv", "removed ..."
     error: str = ""  # file:line: message
     processes_told: int = 0
+    tested: str = ""  # what the conversation tests said, when the reload was gated by them
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,28 +96,29 @@ class KnowledgeOps:
             entry = {"at": at, "platform": platform, "user": user, "action": action, "allowed": int(allowed)}
             await self._redis.xadd(AUDIT_STREAM, entry, maxlen=AUDIT_KEEP, approximate=True)  # type: ignore[arg-type]
 
-    async def reload(self, progress: Progress | None = None) -> ReloadResult:
-        """Build from the sources and make the result live everywhere; on a bad source, nothing changes."""
+    async def reload(self, progress: Progress | None = None, gate: Gate | None = None) -> ReloadResult:
+        """Build from the sources and make the result live everywhere; on a bad source, or a version the
+        `gate` refuses (e.g. failing the store's conversation tests), nothing changes."""
         started = time.perf_counter()
         lock = self._redis.lock(BUILD_LOCK, timeout=3600) if self._redis is not None else None
         if self._local_build.locked() or (lock is not None and not await lock.acquire(blocking=False)):
             return ReloadResult(False, self._store.current(), 0.0, {}, (), "another reload is already running")
         async with self._local_build:
             try:
-                return await self._reload(started, progress)
+                return await self._reload(started, progress, gate)
             finally:
                 if lock is not None:
                     with contextlib.suppress(RedisError):
                         await lock.release()
 
-    async def _reload(self, started: float, progress: Progress | None) -> ReloadResult:
+    async def _reload(self, started: float, progress: Progress | None, gate: Gate | None) -> ReloadResult:
         previous = self._store.current()
         stage = ["loading sources"]
 
         def on_progress(name: str, done: int, total: int) -> None:  # called from the build thread
             stage[0] = f"{name} {done:,}/{total:,}" if total else name
 
-        build = asyncio.create_task(asyncio.to_thread(self._build, on_progress))
+        build = asyncio.create_task(asyncio.to_thread(self._build, on_progress, gate))
         while progress is not None and not build.done():
             await asyncio.wait({build}, timeout=self._progress_every)
             if not build.done():
@@ -126,16 +128,17 @@ class KnowledgeOps:
                     log.exception("could not report reload progress")
         try:
             manifest = await build
-        except SourceError as err:
+        except (SourceError, BuildRefused) as err:
             return ReloadResult(False, previous, time.perf_counter() - started, {}, (), str(err))
         told = await self._announce(manifest.version)
         return ReloadResult(True, manifest.version, time.perf_counter() - started, dict(manifest.counts),
                             self._changes(previous, manifest), processes_told=told)
 
-    def _build(self, on_progress: Callable[[str, int, int], None]) -> Manifest:
+    def _build(self, on_progress: Callable[[str, int, int], None], gate: Gate | None) -> Manifest:
         cache = EmbeddingCache(self._cache_path)
         try:
-            return build_version(self._source_dir, self._store, self._embedder(), cache, self._options, on_progress)
+            return build_version(self._source_dir, self._store, self._embedder(), cache, self._options, on_progress,
+                                 gate)
         finally:
             cache.close()
 
@@ -184,8 +187,9 @@ def describe_reload(result: ReloadResult) -> str:
         return (f"Reload failed: {result.error}\nThe old version keeps serving: {result.version or 'none yet'}.")
     counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in result.counts.items())
     changed = "; ".join(result.changed) if result.changed else "no source changed"
+    tested = f"\nTested: {result.tested}." if result.tested else ""
     return (f"Reloaded in {result.seconds:.1f}s: version {result.version} is live ({counts}).\n"
-            f"Sources: {changed}.\nAnnounced to {result.processes_told} running process(es).")
+            f"Sources: {changed}.\nAnnounced to {result.processes_told} running process(es).{tested}")
 
 
 def describe_status(status: KbStatus | None) -> str:

@@ -29,9 +29,14 @@ class BuildOptions:
     product_threshold: float = 0.45
 
 
+class BuildRefused(Exception):
+    """The build's gate refused the new version (e.g. it failed the store's conversation tests)."""
+
+
 MAX_LISTED_WARNINGS = 200  # the manifest keeps counts of all, and the first ones in full
 EXAMPLES_PER_KIND = 5
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Gate = Callable[[str, Manifest], None]  # (staged version name, manifest); raises to refuse the version
 
 
 def build_version(
@@ -41,6 +46,7 @@ def build_version(
     cache: EmbeddingCache,
     options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
+    gate: Gate | None = None,
 ) -> Manifest:
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
@@ -93,6 +99,9 @@ def build_version(
             faq_threshold_calibrated=calibrated is not None,
         )
         manifest.write(staging)
+        if gate is not None:
+            report("testing", 0, 1)
+            gate(staging.name, manifest)
         store.publish(staging, version)
     except BaseException:
         store.discard(staging)

@@ -54,6 +54,11 @@ class IndexHandle:
     def version(self) -> str | None:
         return self._live.manifest.version if self._live else None
 
+    def pin(self, version: str) -> None:
+        """Serve one given version (e.g. a staged build under test), whatever CURRENT says."""
+        with self._loading:
+            self._live = LiveIndex.load(self.store, version)
+
     def refresh(self) -> bool:
         """Load the store's current version if it differs from the live one; True if swapped."""
         with self._loading:

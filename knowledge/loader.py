@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from knowledge.faq_loader import load_faq_file, load_past_questions_file
@@ -26,6 +26,8 @@ from knowledge.records import (
     SourceFile,
     SourceWarning,
 )
+from knowledge.sources.html_text import blocks_to_text
+from knowledge.sources.markdown_text import markdown_blocks
 from knowledge.sources.pages import PAGE_SUFFIXES, load_page_file
 
 FAQ_TABLE_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".yaml", ".yml"})
@@ -91,6 +93,8 @@ def _load_file(path: Path, shown: str, kind: str, options: LoadOptions, got: _Co
         return len(past)
     if kind == "faq" and suffix in FAQ_TABLE_SUFFIXES | FAQ_MARKDOWN_SUFFIXES:
         faqs = load_faq_file(path, shown, limit)
+        if suffix in FAQ_MARKDOWN_SUFFIXES:  # answers are shown as plain text on every platform
+            faqs = [replace(f, answer=blocks_to_text(markdown_blocks(f.answer)) or f.answer) for f in faqs]
         if not faqs:
             got.warnings.append(SourceWarning("no_entries", shown, None, "no FAQ entries found (a Markdown FAQ "
                                               "needs question headings; a table needs question,answer rows)"))

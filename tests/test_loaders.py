@@ -132,7 +132,7 @@ def test_faq_markdown_sections(tmp_path: Path) -> None:
     reset, sharp = sources.faqs
     assert reset.question == "How do I reset my password?"
     assert reset.id == "how-do-i-reset-my-password"
-    assert reset.answer == "Click *Forgot password*.\n\n### Still stuck?\nEmail us."
+    assert reset.answer == "Click Forgot password.\n\nStill stuck?\n\nEmail us."  # plain text, no markup
     assert reset.origin.line == 4
     assert sharp.question == "Do you accept C#"
     assert (sharp.answer, sharp.origin.line) == ("Only as sheet music.", 9)
