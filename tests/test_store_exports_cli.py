@@ -108,3 +108,14 @@ def test_the_demo_store_answers_its_conversation_file(tmp_path: Path, monkeypatc
     spec = Path(__file__).parent / "conversations" / "demo_store.yml"
     result = runner.invoke(app, ["test", str(spec), "--min-pass", "0.9"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("export", ["luma_shopify.csv", "woocommerce_sample_products.csv"])
+def test_a_folder_with_only_a_raw_export_loads(tmp_path: Path, export: str) -> None:
+    from knowledge.loader import load_sources
+
+    dev_store = Path(__file__).resolve().parents[2] / "shared/eval/store-answers/store/products"
+    folder = write_tree(tmp_path / "store", {f"products/{export}": (dev_store / export).read_bytes()})
+    sources = load_sources(folder)
+    assert sources.products and sum(len(p.variants) for p in sources.products) >= len(sources.products) - 1
+    assert any(w.kind == "no_faq" for w in sources.warnings)
