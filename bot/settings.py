@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = Field(8.0, gt=0)
+    # Any LlamaIndex LLM integration, as module:Class; empty: llama_index.llms.openai_like:OpenAILike
+    llm_class: str = Field("", pattern=r"^$|^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    llm_kwargs: dict[str, Any] = Field(default_factory=dict)  # JSON object: more arguments for the LLM class
     llm_price_input_per_m: float = Field(0.0, ge=0)  # USD per 1M prompt tokens (eval --compare cost)
     llm_price_output_per_m: float = Field(0.0, ge=0)  # USD per 1M completion tokens
     finetune_base_model: str = "gpt-4o-mini-2024-07-18"  # the chat model `finetune chat start` fine-tunes

@@ -20,9 +20,10 @@ from knowledge.records import ProductRecord
 
 _WORD = re.compile(r"[a-z]+|\d+(?:[.,]\d+)?")
 _STOP = frozenset(STOPWORDS_EN) | {"s", "t"}
-MIN_FUZZY_LEN = 5  # shorter words are matched exactly: "tee" must not become "tech"
-FUZZY_CUTOFF = 0.8
+MIN_FUZZY_LEN = 6  # shorter words are matched exactly: "tee" must not become "tech", "promo" not "primo"
+FUZZY_CUTOFF = 0.85  # "kangaroo" finds "Kangeroo"; "rather" must not find "Aether"
 NAMED_COVERAGE = 0.6  # share of a title's (IDF-weighted) words a question must hold to name that product
+NAMED_WITH_UNIQUE_WORD = 0.4  # ... when one of the words it holds is in no other title
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +33,14 @@ class ProductMatch:
     weight: float  # IDF weight of the title words found in the question itself
     exact_sku: bool = False
     names_head: bool = False  # the question names the title's last word, and no other title ends in it
+    names_unique: bool = False  # the question names a title word no other product has ("lumen")
 
     @property
     def named(self) -> bool:
-        """The question names this product: most of its title, or its distinctive head noun ("the brick")."""
-        return self.exact_sku or self.coverage >= NAMED_COVERAGE or (self.names_head and self.coverage > 0)
+        """The question names this product: most of its title, its distinctive head noun ("the brick"), or
+        a word only its title has and a fair share of the rest ("the lumen 800")."""
+        return (self.exact_sku or self.coverage >= NAMED_COVERAGE or (self.names_head and self.coverage > 0)
+                or (self.names_unique and self.coverage >= NAMED_WITH_UNIQUE_WORD))
 
 
 class NameTokenizer:
@@ -91,6 +95,7 @@ class ProductMatcher:
         if sku is not None:
             return [ProductMatch(sku, 1.0, 1.0, exact_sku=True)]
         asked = set(self.tokens(text))
+        exact = set(self._tokenize(text))  # a word spelled as in a title, not a near-miss of one
         context = set(self.tokens(also)) if also else set()
         candidates: set[str] = set()
         for token in asked:
@@ -105,7 +110,8 @@ class ProductMatcher:
             if product is None or total <= 0:
                 continue
             head = name[-1] in asked and name[-1] in self._unique_heads
-            matches.append(ProductMatch(product, found / total, from_question, names_head=head))
+            unique = any(len(self._postings[t]) == 1 and not t.isdigit() for t in name if t in exact)
+            matches.append(ProductMatch(product, found / total, from_question, names_head=head, names_unique=unique))
         # Most of the question explained first ("mona pullover hoodie" is the Mona, not the plain "Hoodie"),
         # then most of the title ("the beanie" is "Beanie", not "Beanie with Logo").
         matches.sort(key=lambda m: (m.weight + (m.coverage if m.named else 0), m.coverage, -len(m.product.title)),
@@ -133,15 +139,17 @@ class ProductMatcher:
     def of_kind(self, words: str, among: list[ProductRecord] | None = None) -> list[ProductRecord] | None:
         """Products whose title, category or tags hold every catalogue word of `words` ("men's jacket");
         every product when `words` names nothing; None when its last word, the kind of thing asked for, is
-        nothing the store has."""
+        nothing the store has. Among given products (a list just shown), unknown words are passed over."""
         pool = list(self._catalog) if among is None else among
         tokens = [t for t in self._tokenize(words) if not t.isdigit()]
         if not tokens:
             return pool
         known = [self._known_facet(t) for t in tokens]
-        if known[-1] is None:  # the head noun ("running shoes" → shoes) is something the store doesn't have
+        if known[-1] is None and among is None:  # the head noun ("running shoes" → shoes) is unknown here
             return None
         asked = [t for t in known if t is not None]
+        if not asked:
+            return None
         return [p for p in pool if all(t in self._facets.get(p.id, ()) for t in asked)]
 
     def _known_facet(self, token: str) -> str | None:

@@ -1,4 +1,9 @@
-"""Retrieval over the live index: cited, scored passages with a confidence the answerer thresholds."""
+"""Retrieval over the live index: cited, scored passages with a confidence the answerer thresholds.
+
+Two faces over one search: the bot's typed `search`/`asearch` (`Passage`, thresholded here), and
+LlamaIndex's `retrieve`/`aretrieve` (`NodeWithScore`, `similarity_top_k` of them, each node's metadata
+carrying its `similarity` and `kind`; `knowledge.postprocess.ConfidencePostprocessor` thresholds those).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,10 @@ from knowledge.batching import QueryBatcher
 from knowledge.embedding import Embedder, Vectors
 from knowledge.hybrid import NodeHit
 from knowledge.live import IndexHandle, LiveIndex
+
+SIMILARITY = "similarity"  # node metadata key: cosine of the query and the node's best search key
+KIND = "kind"  # node metadata key: "faq" | "product" | "page"
+_ADDED = (SIMILARITY,)  # keys the retriever adds to a node copy (the index's own nodes are never changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +44,12 @@ class Passage:
 class HybridRetriever(BaseRetriever):
     """LlamaIndex retriever (usable in its query engines) and the bot's direct, typed search."""
 
-    def __init__(self, handle: IndexHandle, embedder: Embedder, query_cache_size: int = 2048) -> None:
+    def __init__(self, handle: IndexHandle, embedder: Embedder, query_cache_size: int = 2048,
+                 similarity_top_k: int = 5) -> None:
         super().__init__()
+        if similarity_top_k < 1:
+            raise ValueError("similarity_top_k must be at least 1")
+        self.similarity_top_k = similarity_top_k  # what `retrieve`/`aretrieve` return; `search` takes its own
         self._handle = handle
         self._embedder = embedder
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
@@ -50,10 +63,7 @@ class HybridRetriever(BaseRetriever):
 
     async def asearch(self, query: str, top_k: int = 5) -> list[Passage]:
         """Concurrent callers' new questions are embedded in one batch, off the event loop."""
-        vector = self._cached(query)
-        if vector is None:
-            vector = await self._batcher.embed(query)
-            self._remember(query, vector)
+        vector = await self._aquery_vector(query)
         return await asyncio.to_thread(self._search_with, query, vector, top_k)
 
     async def aembed(self, texts: list[str]) -> Vectors:
@@ -76,19 +86,39 @@ class HybridRetriever(BaseRetriever):
         return self._handle.live
 
     def _search_with(self, query: str, vector: Vectors, top_k: int) -> list[Passage]:
+        live, hits = self._hits(query, vector, top_k)
+        return [_passage(hit, live.manifest.thresholds) for hit in hits]
+
+    def _hits(self, query: str, vector: Vectors, top_k: int) -> tuple[LiveIndex, list[NodeHit]]:
         live = self._handle.live  # taken once: a swap mid-question never mixes versions
         if live.manifest.embedding_model != self._embedder.model_id:
             raise RuntimeError(
                 f"index {live.manifest.version} was built with {live.manifest.embedding_model}, "
                 f"but the bot is configured with {self._embedder.model_id}; rebuild or change the setting"
             )
-        hits = live.index.search(query, vector, top_k)
-        return [_passage(hit, live.manifest.thresholds) for hit in hits]
+        return live, live.index.search(query, vector, top_k)
+
+    def _nodes_with(self, query: str, vector: Vectors) -> list[NodeWithScore]:
+        _, hits = self._hits(query, vector, self.similarity_top_k)
+        return [_node_with_score(hit) for hit in hits]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        live = self._handle.live
-        hits = live.index.search(query_bundle.query_str, self._query_vector(query_bundle.query_str), 5)
-        return [NodeWithScore(node=hit.node, score=hit.score) for hit in hits]
+        """CPU-bound (embedding): async callers use `aretrieve`."""
+        query = query_bundle.query_str
+        return self._nodes_with(query, self._query_vector(query))
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        """`asearch`'s path: query-embedding cache, then the batcher, then the search off the event loop."""
+        query = query_bundle.query_str
+        vector = await self._aquery_vector(query)
+        return await asyncio.to_thread(self._nodes_with, query, vector)
+
+    async def _aquery_vector(self, query: str) -> Vectors:
+        vector = self._cached(query)
+        if vector is None:
+            vector = await self._batcher.embed(query)
+            self._remember(query, vector)
+        return vector
 
     def _query_vector(self, query: str) -> Vectors:
         vector = self._cached(query)
@@ -110,6 +140,34 @@ class HybridRetriever(BaseRetriever):
             self._cache[query] = vector
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+
+
+def passage_of(scored: NodeWithScore, confident: bool) -> Passage:
+    """The typed passage of a retrieved node (`confident` as judged by the caller, e.g. after the postprocessor)."""
+    node = scored.node
+    meta = node.metadata
+    return Passage(
+        node_id=node.node_id,
+        kind=str(meta.get(KIND, "product")),
+        title=str(meta.get("title", "")),
+        text=node.get_content(),
+        source=str(meta.get("source", "")),
+        url=str(meta.get("url", "")),
+        score=float(scored.score or 0.0),
+        similarity=float(meta.get(SIMILARITY, 0.0)),
+        confident=confident,
+        metadata={k: v for k, v in meta.items() if k not in _ADDED},
+    )
+
+
+def _node_with_score(hit: NodeHit) -> NodeWithScore:
+    """A copy of the index's node with the similarity in its metadata (kept out of LLM and embedding text)."""
+    node = hit.node.model_copy(update={
+        "metadata": {**hit.node.metadata, SIMILARITY: hit.similarity},
+        "excluded_llm_metadata_keys": [*hit.node.excluded_llm_metadata_keys, *_ADDED],
+        "excluded_embed_metadata_keys": [*hit.node.excluded_embed_metadata_keys, *_ADDED],
+    })
+    return NodeWithScore(node=node, score=hit.score)
 
 
 def _passage(hit: NodeHit, thresholds: dict[str, float]) -> Passage:

@@ -7,7 +7,7 @@ import re
 from typing import Protocol
 
 from bot.answerers.catalogue import answer_catalogue
-from bot.answerers.intents import catalogue_ask, catalogue_words, variant_ask
+from bot.answerers.intents import catalogue_ask, catalogue_words, facets, variant_ask
 from bot.answerers.passages import PassageAnswerer
 from bot.answerers.phrasing import join_words, price_text
 from bot.answerers.products import Context, answer_product
@@ -73,11 +73,17 @@ class FactAnswerer:
                               focus.options if focus and same and _REFERS.search(question) else ())
             answer = await answer_product(product, question, self._picker, context)
             return product_reply(answer.text, product, answer.confident, answer.options)
-        if named is None and not _POLICY.search(question):
+        policy = bool(_POLICY.search(question))
+        if named is None and not policy:
             thing = _thing_asked_for(question)
-            listed = self._exists(thing, live) if thing is not None else None
-            if listed is not None:
-                return listed
+            if thing is not None:  # "do you sell yoga mats": a list, an FAQ entry ("… gift cards?"), or no
+                return self._exists(thing, live) or await self._passages.answer(question, None, live, False,
+                                                                                 texts_only=True)
+            if len(in_focus) == 1 and not facets(question).any_fact:
+                # "does the hood come off?": the product in focus, if its description answers it
+                answer = await answer_product(in_focus[0], question, self._picker)
+                if answer.confident:
+                    return product_reply(answer.text, in_focus[0], True, answer.options)
         leans = bool(_REFERS.search(question) or _LEADS.search(question))
         topic = focus if focus and focus.topic and leans else None
         return await self._passages.answer(question, topic, live, bool(matches and matches[0].coverage > 0))

@@ -22,17 +22,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_REPLY_CHARS = 600
-SEARCH_DEPTH = 20  # policy text is looked for below the products a question's words also match
+SEARCH_DEPTH = 40  # policy text is looked for below the products a question's words also match
 TEXT_PASSAGES = 4  # FAQ entries and page sections whose sentences compete for the answer
 SENTENCE_CONFIDENT = 0.5  # a sentence this close to the question answers it, whatever its passage scored
 NEW_TOPIC_SENTENCE = 0.4  # in a confident passage, the best sentence only needs this
 PASSAGE_SENTENCE = 0.3  # ... and in a follow-up on the same topic, this
-FOLLOW_UP_DISCOUNT = 0.05
+TOPIC_BONUS = 0.1
 NEW_TOPIC_NEAR = 0.15  # a follow-up that alone finds another entry this close to confident, and
 NEW_TOPIC_MARGIN = 0.1  # this far ahead of the next, is about that entry
 _POLICY_QUESTION = re.compile(r"\b(?:ship\w*|deliver\w*|return\w*|refund\w*|exchange|gift|payment|pay|privacy|"
                               r"data|e-?mails?|order\w*|address|contact|call\w*|phone|card|secure|safe|restock\w*|"
                               r"store|shops?|offers?|policy|policies)\b", re.I)
+_QUESTION_WORD = re.compile(r"\b(?:how|what|when|where|which|who|why|can|could|do|does|is|are|will|would)\b", re.I)
 _AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:dollars?|euros?|pounds?)")
 
 
@@ -49,10 +50,12 @@ class PassageAnswerer:
         self._picker = picker
         self._top_k = top_k
 
-    async def answer(self, question: str, topic: Focus | None, live: LiveIndex, names_words: bool) -> Reply:
+    async def answer(self, question: str, topic: Focus | None, live: LiveIndex, names_words: bool,
+                     texts_only: bool = False) -> Reply:
         query = f"{topic.question} {question}" if topic is not None and topic.question else question
-        if query != question:
-            # "and how long does it take?" after the shipping costs is a new topic when it finds one alone
+        if query != question and _QUESTION_WORD.search(question):
+            # "and how long does it take?" after the shipping costs is a new topic when it finds one alone;
+            # a fragment ("and to norway?") cannot be
             alone = [p for p in await self._knowledge.asearch(question, SEARCH_DEPTH) if p.kind != "product"]
             if topic is not None and alone and alone[0].node_id != topic.topic and _stands_out(alone, live):
                 query = question
@@ -62,27 +65,31 @@ class PassageAnswerer:
         best = passages[0]
         texts = [p for p in passages if p.kind != "product"][:TEXT_PASSAGES]
         product = live.catalog.get(str(best.metadata.get("product_id", ""))) if best.kind == "product" else None
-        about_product = product is not None and best.confident and not _POLICY_QUESTION.search(question)
+        about_product = product is not None and best.confident and not _POLICY_QUESTION.search(question) \
+            and not texts_only
         if about_product and product is not None:
             answer = await answer_product(product, question, self._picker)
             return product_reply(answer.text, product, answer.confident, answer.options)
         if texts and texts[0].kind == "faq" and texts[0].confident and topic is None \
                 and len(texts[0].text) <= MAX_REPLY_CHARS:
             return _from(texts[0].text, texts[0], query)
-        reply = await self._sentences(question, query, texts, topic is not None) if texts else None
+        on_topic = topic.topic if topic is not None and query != question else ""
+        reply = await self._sentences(question, query, texts, on_topic) if texts else None
         return reply or decline()
 
-    async def _sentences(self, question: str, query: str, passages: list[Passage], follows: bool) -> Reply | None:
+    async def _sentences(self, question: str, query: str, passages: list[Passage], topic: str) -> Reply | None:
         units = [unit for p in passages for unit in _units(p)]
         ranked = await self._picker.rank(question, [u.text for u in units])
-        if follows and query != question:
-            # "and if i want it faster, priority?" is read with the question before it, a little discounted so
-            # that the sentence that answered the last question does not simply win again
-            ranked = _best_of(ranked, await self._picker.rank(query, [u.text for u in units]), FOLLOW_UP_DISCOUNT)
+        if topic:
+            # A follow-up ("how long will it take to get here?") is read on its own, but the section that
+            # answered the last question comes first when it holds an answer.
+            ranked = sorted((Ranked(r.index, r.text, r.similarity + (TOPIC_BONUS if units[r.index].passage.node_id
+                                                                          == topic else 0.0)) for r in ranked),
+                            key=lambda r: r.similarity, reverse=True)
         if not ranked:
             return None
         top = units[ranked[0].index]
-        needed = PASSAGE_SENTENCE if follows else NEW_TOPIC_SENTENCE if top.passage.confident else SENTENCE_CONFIDENT
+        needed = PASSAGE_SENTENCE if topic else NEW_TOPIC_SENTENCE if top.passage.confident else SENTENCE_CONFIDENT
         log.debug("passage answer %r: best %.3f (needs %.2f) %r", question, ranked[0].similarity, needed, top.text)
         if ranked[0].similarity < needed:
             return None
@@ -102,14 +109,6 @@ def _stands_out(passages: list[Passage], live: LiveIndex) -> bool:
     runner_up = passages[1].similarity if len(passages) > 1 else 0.0
     near = best.similarity >= live.manifest.thresholds.get(best.kind, 1.0) - NEW_TOPIC_NEAR
     return best.confident or (near and best.similarity - runner_up >= NEW_TOPIC_MARGIN)
-
-
-def _best_of(alone: list[Ranked], together: list[Ranked], discount: float) -> list[Ranked]:
-    best = {r.index: r for r in alone}
-    for r in together:
-        if r.similarity - discount > best[r.index].similarity:
-            best[r.index] = Ranked(r.index, r.text, r.similarity - discount)
-    return sorted(best.values(), key=lambda r: r.similarity, reverse=True)
 
 
 def _units(passage: Passage) -> list[_Unit]:

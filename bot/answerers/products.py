@@ -80,7 +80,10 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
     answered_options = (asked.colours or asked.sizes) and _has_asked_option(product, asked)
     if not (asked.price or asked.sale or asked.stock or asked.sku or answered_options) and not wanted.chosen \
             and not wanted.missing:
-        return await _details(product, question, picker)  # also "what size is the brick?" with no size option
+        details = await _details(product, question, picker)  # also "what size is the brick?" (no size option)
+        if not details.confident and (asked.colours or asked.sizes):
+            return ProductAnswer(f"The {product.title} comes in one version only.")
+        return details
     if _asks_more(question, product, wanted):  # "price and warranty?": the rest from the description
         details = await _details(product, question, picker)
         if details.confident:
@@ -119,7 +122,7 @@ def _facts(product: ProductRecord, asked: Facets, wanted: VariantAsk, variants: 
 
 def _has_asked_option(product: ProductRecord, asked: Facets) -> bool:
     kinds = {_option_kind(o.name) for o in product.options}
-    return (asked.colours and "colour" in kinds) or (asked.sizes and "size" in kinds) or not product.options
+    return (asked.colours and "colour" in kinds) or (asked.sizes and "size" in kinds)
 
 
 def _options(product: ProductRecord, asked: Facets) -> str:

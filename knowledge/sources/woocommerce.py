@@ -77,7 +77,23 @@ def read_woocommerce(rows: Sequence[Cells], shown: str, fields: CatalogFields, c
             continue
         variations.setdefault(index, []).append(_variant(cells, shown, currency, with_options=True))
     records = [_finish(p, variations.get(i, [])) for i, p in enumerate(parents) if not p.skipped]
+    records = _with_members(records, [c for c in rows if _type(c) == "grouped"], parents, refs)
     return read_result(records, [product_document(r, record_metadata(r)) for r in records], warnings)
+
+
+def _with_members(records: list[ProductRecord], grouped: list[Cells], parents: list[_Parent],
+                  refs: dict[str, int]) -> list[ProductRecord]:
+    """A grouped product's description names what it groups ("Includes: Hoodie with Logo, …"), so a
+    shopper asking what is in it gets names, not the export's ids."""
+    members: dict[str, list[str]] = {}  # grouped product id → member titles
+    for cells in grouped:
+        own = next((refs[r] for r in _refs(cells) if r in refs), None)
+        titles = [parents[i].record.title for ref in split_list(cells.get("groupedproducts"), ",")
+                  if (i := refs.get(ref, refs.get(ref.lower()))) is not None and not parents[i].skipped]
+        if own is not None and titles:
+            members[parents[own].record.id] = titles
+    return [replace(r, description=f"Includes: {', '.join(members[r.id])}.\n\n{r.description}".strip())
+            if r.id in members else r for r in records]
 
 
 def _type(cells: Cells) -> str:
