@@ -98,3 +98,16 @@ def first_rows(source: Path, target: Path, body_column: str = "Body (HTML)", onl
                 seen.add(row["Handle"])
                 out.writerow({body_column if k == "Body (HTML)" else k: v for k, v in row.items()})
     return len(seen)
+
+
+def variant_counts(path: Path) -> tuple[int, int, int]:
+    """(variant rows, distinct SKUs, products whose variants differ in price) of a Shopify export."""
+    prices: dict[str, set[str]] = {}
+    rows, skus = 0, set()
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["Variant SKU"] or row["Option1 Value"] or row["Variant Price"]:
+                rows += 1
+                skus.add(row["Variant SKU"])
+                prices.setdefault(row["Handle"], set()).add(row["Variant Price"])
+    return rows, len(skus - {""}), sum(len(p) > 1 for p in prices.values())

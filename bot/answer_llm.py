@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import openai
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
@@ -176,10 +177,11 @@ class OpenAIAnswerer(LLMQueryEngine):
     ) -> None:
         from llama_index.llms.openai_like import OpenAILike
 
+        own_client: dict[str, Any] = {"async_openai_client": client}  # OpenAI.__init__'s, unseen by mypy
         llm = OpenAILike(
             model=model, api_base=str(client.base_url), api_key=client.api_key, is_chat_model=True,
             context_window=DEFAULT_CONTEXT_WINDOW, temperature=TEMPERATURE, timeout=timeout_s,
-            max_retries=client.max_retries, async_openai_client=client,
+            max_retries=client.max_retries, **own_client,
             additional_kwargs={"timeout": timeout_s},  # per request: the client's own default may be minutes
         )
         super().__init__(llm, SearchRetriever(search, top_k), fallback, timeout_s, store_name, products=products)

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from bot.activity import ActivityLog
 from bot.answerers.facts import FactAnswerer
+from bot.answerers.query_engine import AnswerQueryEngine, FactQueryEngine
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FeedbackStore
 from bot.handoff import HandoffDesk, HandoffPolicy, send_reminders
@@ -79,6 +80,23 @@ def build_options(settings: Settings, strict: bool = False) -> BuildOptions:
     )
 
 
+def make_answerer(settings: Settings, retriever: HybridRetriever) -> AnswerQueryEngine:
+    """The answer path as a LlamaIndex query engine: the fact answerer (extractive), or the LLM engine over
+    the hybrid retriever and the confidence thresholds, with the fact engine as its fallback."""
+    facts = FactQueryEngine(FactAnswerer(retriever, settings.store_name))
+    if settings.answer_mode != "llm":
+        return facts
+    from bot.answer_llm import TEMPERATURE, LLMQueryEngine
+    from bot.answerers.query_engine import llm_from_settings
+    from knowledge.postprocess import ConfidencePostprocessor
+
+    return LLMQueryEngine(
+        llm_from_settings(settings, TEMPERATURE), retriever, facts, settings.llm_timeout_s, settings.store_name,
+        postprocessors=[ConfidencePostprocessor(thresholds=lambda: retriever.live.manifest.thresholds)],
+        products=lambda pid: retriever.live.catalog.get(pid),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RunningEngine:
     services: Services
@@ -115,16 +133,7 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
     handle = IndexHandle(make_store(settings), embedder.model_id)
     await asyncio.to_thread(handle.refresh)
     retriever = HybridRetriever(handle, embedder)
-    answerer: Answerer = FactAnswerer(retriever, settings.store_name)
-    if settings.answer_mode == "llm":
-        from openai import AsyncOpenAI
-
-        from bot.answer_llm import OpenAIAnswerer
-
-        client = AsyncOpenAI(api_key=settings.openai_api_key or "unset", base_url=settings.openai_base_url,
-                             max_retries=1)
-        answerer = OpenAIAnswerer(client, settings.llm_model, retriever, answerer, settings.llm_timeout_s,
-                                  settings.store_name, products=lambda pid: retriever.live.catalog.get(pid))
+    answerer: Answerer = make_answerer(settings, retriever)
     redis = Redis.from_url(settings.redis_url)
     notice = None
     try:

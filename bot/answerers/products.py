@@ -58,7 +58,7 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
                          context: Context = Context()) -> ProductAnswer:
     asked = facets(question)
     wanted = variant_ask(question, product)
-    bare = not asked.any_fact and not _asks_more(question, product, wanted)
+    bare = not asked.any_fact and not _asks_more(question, product, wanted) and not _CONTENTS.search(question)
     if bare and context.previous_question:
         # "and the 55 cm one?" asks what the last question asked, and its price
         asked = dataclasses.replace(facets(context.previous_question), price=True)
@@ -232,6 +232,7 @@ async def _details(product: ProductRecord, question: str, picker: SentencePicker
     return ProductAnswer(text)
 
 
+_CONTENTS = re.compile(r"\bwhat'?s in\b|\bwhat (?:is|comes) in\b|\bcomes? with\b|\binclud|\bcontents?\b", re.I)
 # How shoppers ask about a description, and the words descriptions answer with. The product's own name is
 # dropped from the question: "whats the grayson crewneck made of" otherwise matches the sentence that names
 # the Grayson Crewneck, not the one that says "80% cotton/20% polyester".
@@ -246,6 +247,7 @@ _HINTS = (
      "waterproof water-resistant water rain"),
     (re.compile(r"\bwash|\bdryer\b|\btumble\b|\bclean|\bcare\b|\biron\b"), "machine wash dry care"),
     (re.compile(r"\bfit\b|\btight\b|\bloose\b|\btrue to size\b"), "fit relaxed slim fitted loose"),
+    (_CONTENTS, "includes comes with contains set of kit"),
 )
 
 

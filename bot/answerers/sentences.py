@@ -59,8 +59,11 @@ def _clauses(sentence: str) -> list[str]:
 
 
 def _heading(line: str) -> bool:
-    """"Overview", "Specifications": a section label left in the text, not a fact."""
-    return len(line.split()) <= 2 and not re.search(r"[.!?:\d]", line)
+    """"Overview", "Shipping and Delivery": a section label left in the text, not a fact."""
+    words = line.split()
+    if len(words) > 5 or re.search(r"[.!?:;,\d]", line):
+        return False
+    return len(words) <= 2 or all(w[0].isupper() for w in words if len(w) > 3)
 
 
 class SentencePicker:
