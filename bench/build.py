@@ -85,7 +85,8 @@ def _child(kind: str, args: list[str]) -> Result:
         except Exception as err:  # the old loader refuses a whole file for one row without text
             return {"refused": str(err).split(": none of")[0]}
         return {"s": time.perf_counter() - started, "cpu": _cpu() - cpu, "peak": _mb(), "base": base,
-                "documents": len(docs), "html_docs": sum(bool(_TAG.search(d.text)) for d in docs)}
+                "documents": len(docs), "html_docs": sum(bool(_TAG.search(d.text)) for d in docs),
+                "untitled": sum(not d.title for d in docs)}
     if kind == "html":
         return _html(args[0], Path(args[1]), base)
     raise SystemExit(f"unknown child {kind}")
@@ -155,12 +156,9 @@ def run(kind: str, *args: object) -> Result:
     return result
 
 
-def _n(value: Any) -> str:
-    return f"{value:,}" if isinstance(value, int) else f"{value:.2f}" if isinstance(value, float) else str(value)
-
-
 def _row(*cells: Any) -> str:
-    return "| " + " | ".join(_n(c) for c in cells) + " |"
+    return "| " + " | ".join(f"{c:,}" if isinstance(c, int) else f"{c:.2f}" if isinstance(c, float) else str(c)
+                             for c in cells) + " |"
 
 
 def _head(*names: str) -> list[str]:
@@ -176,8 +174,8 @@ def _limits(load: Result, build: Result, big_load: Result, prof: Result, built: 
     rate = built["embedded"] / built["s"]
     return (f"A full build is MiniLM embedding on the CPU: loading is {load['s']:.2f} s of the dev store's "
             f"{build['s']:.1f} s build ({load['s'] / build['s']:.0%}); the largest synthetic build embedded "
-            f"{built['embedded']:,} texts (each product's description and its facts key) at {rate:.0f} texts/s, "
-            "all of its time but the load. Loading alone is per-cell Python: the "
+            f"{built['embedded']:,} texts (each product's description and its facts key) at {rate:.0f} texts/s "
+            "of whole-build wall time. Loading alone is per-cell Python: the "
             f"{big:,}-variant export ({csv_mb:.1f} MB of CSV) loads in {big_load['s']:.1f} s "
             f"({big_load['s'] / big * 1e6:.0f} µs per variant) with a {big_load['peak']:.0f} MB peak. Under cProfile, "
             f"`Cells.of` takes {prof['of']:.1f} of {prof['s']:.1f} s: it re-normalises every column name of every "
@@ -266,7 +264,9 @@ def main() -> None:
                           f"with `Body (HTML)` renamed to `body` (`{refused[1]}`). On the first rows it loses "
                           f"{variant_rows - kept:,} of {variant_rows:,} variant rows with their SKUs ({skus - kept:,} "
                           f"of {skus:,}), prices ({priced:,} products have more than one) and stock, and keeps the "
-                          "first variant's cells as metadata text only; its document text is the raw HTML.")
+                          "first variant's cells as metadata text only. Its document text is the raw HTML, "
+                          f"{old['untitled']:,} of {old['documents']:,} documents have no title (its title columns "
+                          "are lower-case: `Title` stays a metadata field) and ids are `file:line`.")
         out += ["", *losses, ""]
         # 4. HTML → text
         out += ["### HTML → text: selectolax (`html_to_text`) vs BeautifulSoup + lxml (`get_text(\"\\n\")`)", "",

@@ -53,12 +53,13 @@ class PassageAnswerer:
     async def answer(self, question: str, topic: Focus | None, live: LiveIndex, names_words: bool,
                      texts_only: bool = False) -> Reply:
         query = f"{topic.question} {question}" if topic is not None and topic.question else question
+        on_topic = topic.topic if topic is not None else ""
         if query != question and _QUESTION_WORD.search(question):
             # "and how long does it take?" after the shipping costs is a new topic when it finds one alone;
             # a fragment ("and to norway?") cannot be
             alone = [p for p in await self._knowledge.asearch(question, SEARCH_DEPTH) if p.kind != "product"]
-            if topic is not None and alone and alone[0].node_id != topic.topic and _stands_out(alone, live):
-                query = question
+            if alone and alone[0].node_id != on_topic and _stands_out(alone, live):
+                query, on_topic = question, alone[0].node_id
         passages = await self._knowledge.asearch(query, SEARCH_DEPTH)
         if not passages:
             return decline()
@@ -73,7 +74,6 @@ class PassageAnswerer:
         if texts and texts[0].kind == "faq" and texts[0].confident and topic is None \
                 and len(texts[0].text) <= MAX_REPLY_CHARS:
             return _from(texts[0].text, texts[0], query)
-        on_topic = topic.topic if topic is not None and query != question else ""
         reply = await self._sentences(question, query, texts, on_topic) if texts else None
         return reply or decline()
 

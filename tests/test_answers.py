@@ -1,0 +1,113 @@
+"""What a shopper reads, on the bundled demo store: facts from the record, the right sentence, follow-ups
+that understand "it" (the focus is kept in Redis), small talk, and plain, short replies."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.answerers.facts import FactAnswerer
+from bot.engine import Engine, StoreInfo
+from bot.settings import DEMO_STORE
+from bot.state import RedisState
+from knowledge.builder import BuildOptions, build_version
+from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.live import IndexHandle
+from knowledge.retrieval import HybridRetriever
+from knowledge.versions import VersionStore
+from tests.testbot import TestBot
+
+MARKUP = re.compile(r"(^|\n)\s*(#|[-*] )|\*\*|</?[a-z]+[ >]|\]\(")
+
+
+@pytest.fixture(scope="module")
+def demo_retriever(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> HybridRetriever:
+    root = tmp_path_factory.mktemp("demo")
+    cache = EmbeddingCache(root / "embeddings.sqlite")
+    store = VersionStore(root / "kb")
+    build_version(DEMO_STORE, store, embedder, cache, BuildOptions())
+    cache.close()
+    handle = IndexHandle(store)
+    handle.refresh()
+    return HybridRetriever(handle, embedder)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def bot(redis: Redis, demo_retriever: HybridRetriever) -> TestBot:
+    state = RedisState(redis, 10, 3600, 1000, 600)
+    return TestBot(Engine(state, FactAnswerer(demo_retriever, "Northwind Outfitters"), StoreInfo("Northwind", "Hi")))
+
+
+async def test_price_comes_from_the_record_in_one_plain_sentence(bot: TestBot) -> None:
+    reply = await bot.ask("how much is the summit pro tent?")
+    assert reply.text == "The Summit Pro 2 Four-Season Tent costs €449.00."
+    assert [c.title for c in reply.citations] == ["Summit Pro 2 Four-Season Tent"]
+
+
+async def test_colours_of_a_catalog_product_and_a_variant_it_lacks(bot: TestBot) -> None:
+    colours = await bot.ask("what colors does the Ridgeline jacket come in?")
+    assert "black, navy and forest green" in colours.text
+    red = await bot.ask("do you have it in red?")
+    assert red.confident and "doesn't come in red" in red.text and "black, navy and forest green" in red.text
+
+
+async def test_follow_ups_use_the_product_in_focus_and_reset_clears_it(bot: TestBot, redis: Redis) -> None:
+    await bot.ask("how much is the summit pro tent?")
+    heavy = await bot.ask("how heavy is it?")
+    assert heavy.confident and "kg" in heavy.text and heavy.citations[0].title.startswith("Summit Pro")
+    stored = await redis.lrange(RedisState.memory_key(bot.platform, bot.conversation), -1, -1)
+    assert json.loads(stored[0])["focus"]["products"] == ["NW-TN-410"]  # the focus lives with the conversation
+    await bot.ask("/reset")
+    assert not (await bot.ask("how much is it?")).confident
+
+
+async def test_a_topic_follow_up_answers_with_the_sentence_that_answers(bot: TestBot) -> None:
+    await bot.ask("How much does shipping cost?")
+    norway = await bot.ask("and to norway?")
+    assert "14.90" in norway.text and "Norway" in norway.text and len(norway.text) < 200
+    timing = await bot.ask("and how long does it take?")  # a new topic, not the cost again
+    assert "business days" in timing.text and timing.citations[0].title == "How long does delivery take?"
+
+
+async def test_small_talk_is_friendly_never_a_decline(bot: TestBot) -> None:
+    for text in ("hi", "thanks!", "who are you?", "bye"):
+        reply = await bot.ask(text)
+        assert reply.confident and reply.mode == "smalltalk" and "rather not guess" not in reply.text
+
+
+async def test_catalogue_questions_get_a_short_list_with_prices(bot: TestBot) -> None:
+    cheapest = await bot.ask("what is the cheapest jacket?")
+    assert cheapest.text.startswith("Our cheapest jacket is the") and cheapest.text.count("€") == 3
+    assert len(cheapest.citations) == 3
+    under = await bot.ask("any headlamps under 60?")
+    assert "under €60.00" in under.text and "Beacon 400 Headlamp (€49.00)" in under.text
+
+
+async def test_replies_are_plain_and_short(bot: TestBot) -> None:
+    for question in ("is the summit pro tent waterproof?", "How do I wash my waterproof jacket?",
+                     "tell me about the aurora down parka", "what is your return policy?"):
+        reply = await bot.ask(question)
+        assert not MARKUP.search(reply.text), reply.text
+        assert len(reply.text) <= 650, reply.text
+        assert len({c.title for c in reply.citations}) == len(reply.citations)
+
+
+async def test_a_question_about_something_not_sold_declines(bot: TestBot) -> None:
+    reply = await bot.ask("do you sell kayaks?")
+    assert not reply.confident and "person from our team" in reply.text
+
+
+def test_demo_conversation_file_exists() -> None:
+    assert (Path(__file__).parent / "conversations" / "demo_store.yml").is_file()
