@@ -18,8 +18,10 @@ from bot.settings import Settings
 from bot.types import Adapter
 from bot.wiring import running_engine
 from knowledge.live import ModelMismatchError, NoIndexError
+from knowledge.records import SourceError
 
-app = typer.Typer(help="storebot: a chat bot for online stores.", no_args_is_help=True)
+app = typer.Typer(help="storebot: a chat bot for online stores.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
 app.add_typer(kb_app, name="kb")
 eval_app.callback(invoke_without_command=True)(eval_main)
 app.add_typer(eval_app, name="eval")
@@ -46,7 +48,7 @@ def chat() -> None:
     try:
         asyncio.run(_chat(settings))
     except ModelMismatchError as err:
-        err_console.print(f"[red]{err}[/red]")
+        err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -56,12 +58,12 @@ async def _chat(settings: Settings) -> None:
         if running.notice:
             err_console.print(f"[yellow]Notice: {running.notice}[/yellow]")
         if running.handle.version is None:
-            err_console.print("[red]No knowledge base built yet: run `storebot kb build` first.[/red]")
+            err_console.print("No knowledge base built yet: run `storebot kb build` first.", style="red", markup=False, highlight=False)
             raise typer.Exit(1)
         try:
             await adapter.run(running.services)
         except NoIndexError as err:
-            err_console.print(f"[red]{err}[/red]")
+            err_console.print(f"{err}", style="red", markup=False, highlight=False)
             raise typer.Exit(1) from None
 
 
@@ -73,22 +75,31 @@ def serve(platforms: list[str]) -> None:
     try:
         adapters = [load_adapter(name, settings) for name in platforms]
     except ValueError as err:
-        err_console.print(f"[red]{err}[/red]")
+        err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     try:
         asyncio.run(_serve(settings, adapters))
     except ModelMismatchError as err:
-        err_console.print(f"[red]{err}[/red]")
+        err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
 
 
 async def _serve(settings: Settings, adapters: list[Adapter]) -> None:
     async with running_engine(settings) as running:
         if running.handle.version is None:
-            err_console.print("[red]No knowledge base built yet: run `storebot kb build` first.[/red]")
+            err_console.print("No knowledge base built yet: run `storebot kb build` first.", style="red", markup=False, highlight=False)
             raise typer.Exit(1)
         await asyncio.gather(*(adapter.run(running.services) for adapter in adapters))
 
 
+def main() -> None:
+    """The `storebot` command: expected errors (a missing file, no knowledge base yet) are one clean line."""
+    try:
+        app()
+    except (SourceError, NoIndexError, ModelMismatchError, FileNotFoundError, PermissionError) as err:
+        err_console.print(f"storebot: {err}", style="red", markup=False, highlight=False)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -67,7 +67,7 @@ def eval_main(
         try:
             manifest = ModelManifest.read(tuned_path)
         except FineTuneError as err:
-            err_console.print(f"[red]{err}[/red]")
+            err_console.print(f"{err}", style="red", markup=False, highlight=False)
             raise typer.Exit(1) from None
         base: Embedder = SentenceTransformerEmbedder(BUNDLED_MODEL)
         tuned: Embedder = SentenceTransformerEmbedder(str(tuned_path))

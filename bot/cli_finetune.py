@@ -53,7 +53,7 @@ def finetune_embeddings(
     try:
         sources = _sources(history, faq, source or settings.kb_source_dir, settings)
     except (SourceError, FineTuneError) as err:
-        err_console.print(f"[red]{err}[/red]", markup=False)
+        err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
@@ -65,7 +65,7 @@ def finetune_embeddings(
         try:
             path, manifest = fine_tune(sources, out, FineTuneOptions(epochs=epochs), progress=progress)
         except FineTuneError as err:
-            err_console.print(f"[red]{err}[/red]", markup=False)
+            err_console.print(f"{err}", style="red", markup=False, highlight=False)
             raise typer.Exit(1) from None
     _print(path, manifest)
 
@@ -114,7 +114,7 @@ def chat_prepare(
         examples = examples_from(sources, rated, staff, settings.store_name)
         prepared = prepare(examples, out, settings.finetune_price_per_m_tokens)
     except (SourceError, DatasetError) as err:
-        err_console.print(f"[red]{err}[/red]", markup=False)
+        err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
     console.print(f"{prepared.examples:,} examples ({len(rated)} rated 👍, {len(staff)} staff answers; "
                   f"{prepared.duplicates_dropped:,} duplicates dropped) → {prepared.train}, {prepared.validation}")
@@ -144,7 +144,7 @@ def chat_start(directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR) -> 
     try:
         job = asyncio.run(start_job(_client(settings), directory, settings.finetune_base_model))
     except (OSError, OpenAIError) as err:
-        err_console.print(f"[red]Could not start the job: {err}[/red]", markup=False)
+        err_console.print(f"Could not start the job: {err}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
     console.print(f"Started fine-tuning job {job} on {settings.finetune_base_model}. "
                   "Follow it with `storebot finetune chat status`.")
@@ -170,7 +170,7 @@ def chat_use(
     settings = settings_or_exit()
     status = _status(settings, directory)
     if status.status != "succeeded" or not status.fine_tuned_model:
-        err_console.print(f"[red]Job {status.id} is {status.status}; there is no fine-tuned model to use yet.[/red]")
+        err_console.print(f"Job {status.id} is {status.status}; there is no fine-tuned model to use yet.", style="red", markup=False, highlight=False)
         raise typer.Exit(1)
     use_model(env_file, status.fine_tuned_model)
     console.print(f"LLM_MODEL={status.fine_tuned_model} recorded in {env_file}; restart the bot to answer with it.")
@@ -180,5 +180,5 @@ def _status(settings: Settings, directory: Path) -> JobStatus:
     try:
         return asyncio.run(job_status(_client(settings), job_id(directory)))
     except (DatasetError, OpenAIError) as err:
-        err_console.print(f"[red]{err}[/red]", markup=False)
+        err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None

@@ -44,7 +44,7 @@ def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except SettingsError as err:
-        err_console.print(f"[red]{err}[/red]")
+        err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -85,13 +85,13 @@ def kb_build(
         try:
             settings = load_settings(embed_model=str(embed_model))
         except SettingsError as err:
-            err_console.print(f"[red]{err}[/red]")
+            err_console.print(f"{err}", style="red", markup=False, highlight=False)
             raise typer.Exit(2) from None
     store = make_store(settings)
     try:
         manifest = _build(settings, source or settings.kb_source_dir, store, strict=strict)
     except SourceError as err:
-        err_console.print(f"[red]Build failed: {err}[/red]")
+        err_console.print(f"Build failed: {err}", style="red", markup=False, highlight=False)
         live = store.current()
         err_console.print(f"The live version is unchanged: {live or 'none yet'}.")
         raise typer.Exit(1) from None
@@ -133,8 +133,8 @@ def kb_reload(
         raise typer.Exit(1)
     console.print(describe_reload(result), markup=False)
     if unreachable:
-        err_console.print(f"[red]Version {result.version} is live on disk, but running processes were not told: "
-                          f"{unreachable}.[/red]")
+        err_console.print(f"Version {result.version} is live on disk, but running processes were not told: "
+                          f"{unreachable}.", style="red", markup=False, highlight=False)
         raise typer.Exit(1)
 
 
@@ -144,7 +144,7 @@ def kb_rollback() -> None:
     settings = settings_or_exit()
     result, unreachable = asyncio.run(_with_ops(settings, lambda ops: ops.rollback()))
     if not result.ok:
-        err_console.print(f"[red]{describe_rollback(result)}[/red]")
+        err_console.print(f"{describe_rollback(result)}", style="red", markup=False, highlight=False)
         raise typer.Exit(1)
     console.print(describe_rollback(result))
     if unreachable:
@@ -214,7 +214,7 @@ def kb_search(
         handle.refresh()
         thresholds = handle.live.manifest.thresholds
     except (NoIndexError, OSError, ValueError) as err:
-        err_console.print(f"[red]{_no_index_message(err)}[/red]", markup=False)
+        err_console.print(f"{_no_index_message(err)}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
     retriever = HybridRetriever(handle, make_embedder(settings))
     for rank, p in enumerate(retriever.search(question, k), start=1):

@@ -45,8 +45,8 @@ def report(
     try:
         built = asyncio.run(_build(settings, seconds))
     except (RedisError, OSError) as err:
-        err_console.print(f"[red]Cannot read the records: Redis at {settings.redis_url} is not reachable "
-                          f"({err}).[/red]")
+        err_console.print(f"Cannot read the records: Redis at {settings.redis_url} is not reachable ({err}).",
+                          style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
     console.print(describe(built), markup=False, highlight=False)
     if csv is not None:
