@@ -58,7 +58,8 @@ async def _chat(settings: Settings) -> None:
         if running.notice:
             err_console.print(f"[yellow]Notice: {running.notice}[/yellow]")
         if running.handle.version is None:
-            err_console.print("No knowledge base built yet: run `storebot kb build` first.", style="red", markup=False, highlight=False)
+            err_console.print("No knowledge base built yet: run `storebot kb build` first.",
+                              style="red", markup=False, highlight=False)
             raise typer.Exit(1)
         try:
             await adapter.run(running.services)
@@ -87,7 +88,8 @@ def serve(platforms: list[str]) -> None:
 async def _serve(settings: Settings, adapters: list[Adapter]) -> None:
     async with running_engine(settings) as running:
         if running.handle.version is None:
-            err_console.print("No knowledge base built yet: run `storebot kb build` first.", style="red", markup=False, highlight=False)
+            err_console.print("No knowledge base built yet: run `storebot kb build` first.",
+                              style="red", markup=False, highlight=False)
             raise typer.Exit(1)
         await asyncio.gather(*(adapter.run(running.services) for adapter in adapters))
 

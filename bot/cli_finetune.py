@@ -170,7 +170,8 @@ def chat_use(
     settings = settings_or_exit()
     status = _status(settings, directory)
     if status.status != "succeeded" or not status.fine_tuned_model:
-        err_console.print(f"Job {status.id} is {status.status}; there is no fine-tuned model to use yet.", style="red", markup=False, highlight=False)
+        err_console.print(f"Job {status.id} is {status.status}; there is no fine-tuned model to use yet.",
+                          style="red", markup=False, highlight=False)
         raise typer.Exit(1)
     use_model(env_file, status.fine_tuned_model)
     console.print(f"LLM_MODEL={status.fine_tuned_model} recorded in {env_file}; restart the bot to answer with it.")

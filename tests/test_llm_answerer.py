@@ -312,7 +312,7 @@ async def test_recent_history_is_sent_in_order(served: Served) -> None:
 
 
 async def test_llm_mode_wired_from_settings_end_to_end(
-    served: Served, built_store: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    served: Served, built_store: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch, no_global_llm: None
 ) -> None:
     """ANSWER_MODE=llm with a fine-tuned model: settings → engine on real Redis → stand-in → reply;
     then a 5xx from the stand-in falls back to the extractive answer."""
@@ -512,3 +512,19 @@ def test_llm_class_setting_is_checked() -> None:
     with pytest.raises(ValueError, match="not a LlamaIndex LLM"):
         load_llm_class("tests.test_llm_answerer:StandIn")
     assert load_llm_class(OPENAI_LIKE) is OpenAILike
+
+
+def test_wiring_builds_a_query_engine_for_each_mode(built_store: VersionStore,
+                                                   embedder: SentenceTransformerEmbedder) -> None:
+    from bot.answerers.query_engine import FactQueryEngine
+    from bot.wiring import make_answerer
+
+    handle = IndexHandle(built_store)
+    handle.refresh()
+    retriever = HybridRetriever(handle, embedder)
+
+    assert isinstance(make_answerer(load_settings(answer_mode="extractive"), retriever), FactQueryEngine)
+    llm_mode = make_answerer(load_settings(answer_mode="llm", llm_model=FINE_TUNED), retriever)
+    assert isinstance(llm_mode, LLMQueryEngine) and isinstance(llm_mode.llm, OpenAILike)
+    assert llm_mode.model == FINE_TUNED and isinstance(llm_mode._fallback, FactQueryEngine)
+    assert [type(p) for p in llm_mode._postprocessors] == [ConfidencePostprocessor]
