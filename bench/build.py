@@ -195,7 +195,7 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=100_000)
     opts = parser.parse_args()
     store = (opts.eval_dir / "store-answers" / "store").resolve()
-    big, small = opts.variants, opts.variants // 10
+    big, small = opts.variants, max(10, opts.variants // 10)
     out = [f"Command: `python -m bench.build {opts.eval_dir} --variants {big}` — 2-core machine (CPU only), "
            "each measurement in its own fresh process; peak MB is that process's `ru_maxrss`, "
            "\"imports MB\" its RSS just before the timed work (imports, model loaded); CPU s is the process's "

@@ -28,6 +28,7 @@ SENTENCE_CONFIDENT = 0.5  # a sentence this close to the question answers it, wh
 NEW_TOPIC_SENTENCE = 0.4  # in a confident passage, the best sentence only needs this
 PASSAGE_SENTENCE = 0.3  # ... and in a follow-up on the same topic, this
 TOPIC_BONUS = 0.1
+LIST_LINES = 3
 NEW_TOPIC_NEAR = 0.15  # a follow-up that alone finds another entry this close to confident, and
 NEW_TOPIC_MARGIN = 0.1  # this far ahead of the next, is about that entry
 _POLICY_QUESTION = re.compile(r"\b(?:ship\w*|deliver\w*|return\w*|refund\w*|exchange|gift|payment|pay|privacy|"
@@ -98,8 +99,11 @@ class PassageAnswerer:
             rows = [r for r in top.rows if amount is not None and _in_range(amount, r)] or [top.text]
             return _from(" ".join(rows), top.passage, query)
         mine = [r for r in ranked if units[r.index].passage is top.passage and not units[r.index].rows]
-        chosen = [r for r in mine[:3] if r.similarity >= ranked[0].similarity - 0.08]
-        text = " ".join(r.text for r in sorted(chosen, key=lambda r: r.index))
+        chosen = sorted((r for r in mine[:3] if r.similarity >= ranked[0].similarity - 0.08), key=lambda r: r.index)
+        if chosen[-1].text.endswith(":"):  # "state one of the following:" needs what follows
+            chosen += [Ranked(u, units[u].text, 0.0) for u in range(chosen[-1].index + 1, len(units))
+                       if units[u].passage is top.passage][:LIST_LINES]
+        text = " ".join(r.text for r in chosen)
         return _from(shorten(text, MAX_REPLY_CHARS), top.passage, query)
 
 

@@ -3,6 +3,7 @@ the Document a product is indexed as, and the duplicate-id check."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class ProductsRead:
     warnings: tuple[SourceWarning, ...]
 
 
+@functools.lru_cache(maxsize=4096)  # a file repeats its few column names on every row
 def norm(name: str) -> str:
     """A column name as matched: "Variant SKU", "variant_sku" and "VARIANT-SKU" are one column."""
     return re.sub(r"[\s_\-]+", "", name).lower()
