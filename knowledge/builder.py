@@ -18,6 +18,7 @@ from knowledge.embedding import Embedder, EmbeddingCache
 from knowledge.hybrid import HybridIndex
 from knowledge.loader import LoadOptions, load_sources, warning_counts, warning_examples
 from knowledge.nodes import build_nodes
+from knowledge.sentence_vectors import SentenceVectors, quotable_texts
 from knowledge.versions import Manifest, VersionStore
 
 
@@ -54,12 +55,16 @@ def build_version(
     nodes, keys = build_nodes(sources)
     done = 0
 
-    def embedded(count: int) -> None:
+    quotable = quotable_texts(sources, nodes)
+    total = len(keys) + len(quotable)
+
+    def embedded(count: int) -> None:  # keys and quotable sentences are embedded in one pass
         nonlocal done
         done += count
-        report("embedding", done, len(keys))
+        report("embedding", done, total)
 
-    vectors, computed = cache.embed(embedder, [k.text for k in keys], embedded)
+    everything, computed = cache.embed(embedder, [k.text for k in keys] + quotable, embedded)
+    vectors, sentence_vectors = everything[:len(keys)], everything[len(keys):]
     report("indexing", 0, 1)
     index = HybridIndex.build(nodes, keys, vectors)
     calibrated = calibrate_faq_threshold(keys, vectors, options.decline_share)
@@ -73,6 +78,7 @@ def build_version(
     try:
         index.save(staging)
         save_products(staging, sources.products)
+        SentenceVectors(quotable, sentence_vectors).save(staging)
         manifest = Manifest(
             version=version,
             built_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -89,6 +95,7 @@ def build_version(
                 "page_files": sum(1 for f in sources.files if f.kind == "pages"),
                 "nodes": len(nodes),
                 "search_keys": len(keys),
+                "quotable_sentences": len(quotable),
             },
             sources=[asdict(f) for f in sources.files],
             thresholds=thresholds,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from knowledge.catalog import Catalog, load_products
 from knowledge.hybrid import HybridIndex
 from knowledge.product_match import ProductMatcher
+from knowledge.sentence_vectors import SentenceVectors
 from knowledge.versions import Manifest, VersionStore
 
 
@@ -25,12 +26,14 @@ class LiveIndex:
     index: HybridIndex
     catalog: Catalog
     matcher: ProductMatcher
+    sentences: SentenceVectors
 
     @classmethod
     def load(cls, store: VersionStore, version: str) -> LiveIndex:
         path = store.path(version)
         catalog = Catalog(load_products(path))
-        return cls(Manifest.read(path), HybridIndex.load(path), catalog, ProductMatcher(catalog))
+        return cls(Manifest.read(path), HybridIndex.load(path), catalog, ProductMatcher(catalog),
+                   SentenceVectors.load(path))
 
 
 class IndexHandle:

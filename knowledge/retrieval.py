@@ -67,8 +67,11 @@ class HybridRetriever(BaseRetriever):
         return await asyncio.to_thread(self._search_with, query, vector, top_k)
 
     async def aembed(self, texts: list[str]) -> Vectors:
-        """Vectors of short texts (e.g. a description's sentences), batched with concurrent questions."""
-        vectors = [self._cached(t) for t in texts]
+        """Vectors of short texts: a quotable sentence's from the build, others (a question) embedded now,
+        batched with concurrent questions."""
+        built = self._handle.live.sentences if self._handle.version is not None else None
+        vectors = [(built.get(t) if built is not None else None) for t in texts]
+        vectors = [v if v is not None else self._cached(t) for t, v in zip(texts, vectors, strict=True)]
         missing = [t for t, v in zip(texts, vectors, strict=True) if v is None]
         if missing:
             fresh = await asyncio.gather(*(self._batcher.embed(t) for t in missing))

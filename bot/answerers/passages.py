@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 from bot.answerers.phrasing import shorten
 from bot.answerers.products import answer_product
 from bot.answerers.replies import decline, product_reply
-from bot.answerers.sentences import Ranked, SentencePicker, split_sentences
+from bot.answerers.sentences import Ranked, SentencePicker
 from bot.types import Focus, Reply, citation_of
 from knowledge.live import LiveIndex
 from knowledge.retrieval import Passage
+from knowledge.text_units import passage_units
 
 if TYPE_CHECKING:
     from bot.answerers.facts import Knowledge
@@ -117,28 +118,8 @@ def _stands_out(passages: list[Passage], live: LiveIndex) -> bool:
 
 def _units(passage: Passage) -> list[_Unit]:
     """A passage's sentences, with a table's rows read as sentences under their header."""
-    plain = "\n".join(line for line in passage.text.splitlines() if "|" not in line)
-    units = [_Unit(passage, s) for s in split_sentences(plain)]
-    rows = _labelled_rows([line for line in passage.text.splitlines() if "|" in line])
-    units.extend(_Unit(passage, row, tuple(rows)) for row in rows)
-    return units
-
-
-def _labelled_rows(lines: list[str]) -> list[str]:
-    """"Merchandise total | STANDARD" + "Up to $200 | $16" → "Merchandise total Up to $200: STANDARD $16."."""
-    if len(lines) < 2:
-        return []
-    header = [_clean_cell(c) for c in lines[0].split("|")]
-    rows = []
-    for line in lines[1:]:
-        cells = [_clean_cell(c) for c in line.split("|")]
-        pairs = [f"{h} {v}".strip() for h, v in zip(header[1:], cells[1:], strict=False)]
-        rows.append(f"{header[0]} {cells[0]}: " + ", ".join(pairs) + ".")
-    return rows
-
-
-def _clean_cell(cell: str) -> str:
-    return re.sub(r"\s*\*+\s*$", "", cell.strip()).strip()
+    sentences, rows = passage_units(passage.text)
+    return [_Unit(passage, s) for s in sentences] + [_Unit(passage, row, tuple(rows)) for row in rows]
 
 
 def _amount_in(question: str) -> Decimal | None:

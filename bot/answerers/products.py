@@ -19,6 +19,7 @@ from bot.answerers.phrasing import (
 )
 from bot.answerers.sentences import SentencePicker, split_sentences
 from knowledge.records import ProductRecord, Variant
+from knowledge.text_units import product_units
 
 log = logging.getLogger(__name__)
 DETAIL_SIMILARITY = 0.35  # below this no sentence of the description answers: decline, offer a person
@@ -217,8 +218,7 @@ def _near(word: str, known: set[str]) -> bool:
 
 
 async def _details(product: ProductRecord, question: str, picker: SentencePicker) -> ProductAnswer:
-    sentences = split_sentences(product.description)
-    sentences += [f"{name}: {value}" for name, value in product.attributes if len(value) < 200]
+    sentences = product_units(product)
     query = detail_query(question, product)
     picked = await picker.pick(query, sentences, DETAIL_SIMILARITY)
     if log.isEnabledFor(logging.DEBUG):

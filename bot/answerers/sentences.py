@@ -6,24 +6,17 @@ small bonus for shared words; below `min_similarity` nothing answers and the cal
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from knowledge.embedding import Vectors
+from knowledge.text_units import clauses, split_sentences
 from knowledge.tokens import Tokenizer
 
 Embed = Callable[[list[str]], Awaitable[Vectors]]
 
-# A sentence ends at . ! ? followed by a space and a capital, digit or quote — never inside "$49.00",
-# "e.g. this" or "No. 5".
-_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(•])")
-_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|approx|vs|no|nr|ca|incl|excl|dr|mr|mrs|ms|st|inc|ltd)\.$", re.I)
-MAX_SENTENCE_CHARS = 400
 WORD_BONUS = 0.04  # per shared content word, at most 3
-CLAUSE_WORDS = 14  # sentences longer than this are also scored clause by clause
 CLAUSE_DISCOUNT = 0.02
-_CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+(?:with|and|while|but|so)\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,39 +24,6 @@ class Ranked:
     index: int
     text: str
     similarity: float
-
-
-def split_sentences(text: str) -> list[str]:
-    sentences: list[str] = []
-    for line in text.splitlines():
-        line = line.strip(" \t•-*")
-        if not line:
-            continue
-        pending = ""
-        for piece in _END.split(line):
-            pending = f"{pending} {piece}".strip() if pending else piece.strip()
-            if _ABBREVIATION.search(pending):
-                continue
-            sentences.append(pending)
-            pending = ""
-        if pending:
-            sentences.append(pending)
-    return [s if len(s) <= MAX_SENTENCE_CHARS else s[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + "…"
-            for s in sentences if len(s) > 2 and not _heading(s)]
-
-
-def _clauses(sentence: str) -> list[str]:
-    if len(sentence.split()) <= CLAUSE_WORDS:
-        return []
-    return [c for c in _CLAUSE_BREAK.split(sentence) if len(c.split()) >= 2]
-
-
-def _heading(line: str) -> bool:
-    """"Overview", "Shipping and Delivery": a section label left in the text, not a fact."""
-    words = line.split()
-    if len(words) > 5 or re.search(r"[.!?:;,\d]", line):
-        return False
-    return len(words) <= 2 or all(w[0].isupper() for w in words if len(w) > 3)
 
 
 class SentencePicker:
@@ -76,11 +36,11 @@ class SentencePicker:
         "how heavy is it?" finds "…, weighing 2.1 kg, …" inside a sentence about everything else."""
         if not sentences:
             return []
-        clauses = [(i, c) for i, s in enumerate(sentences) for c in _clauses(s)]
-        vectors = await self._embed([question, *sentences, *(c for _, c in clauses)])
+        parts = [(i, c) for i, s in enumerate(sentences) for c in clauses(s)]
+        vectors = await self._embed([question, *sentences, *(c for _, c in parts)])
         similarity = (vectors[1:] @ vectors[0]).tolist()
         best = similarity[:len(sentences)]
-        for (index, _), score in zip(clauses, similarity[len(sentences):], strict=True):
+        for (index, _), score in zip(parts, similarity[len(sentences):], strict=True):
             best[index] = max(best[index], score - CLAUSE_DISCOUNT)
         asked = set(self._tokenize(question))
         ranked = []
@@ -103,3 +63,6 @@ class SentencePicker:
             chosen.append(r)
             size += len(r.text) + 1
         return sorted(chosen, key=lambda r: r.index)
+
+
+__all__ = ["Ranked", "SentencePicker", "split_sentences"]
