@@ -7,6 +7,7 @@ kangeroo hoodie?" names exactly one of 200 products, while its embedding is as c
 from __future__ import annotations
 
 import difflib
+import heapq
 import math
 import re
 from collections import defaultdict
@@ -22,6 +23,7 @@ _WORD = re.compile(r"[a-z]+|\d+(?:[.,]\d+)?")
 _STOP = frozenset(STOPWORDS_EN) | {"s", "t"}
 MIN_FUZZY_LEN = 6  # shorter words are matched exactly: "tee" must not become "tech", "promo" not "primo"
 FUZZY_CUTOFF = 0.85  # "kangaroo" finds "Kangeroo"; "rather" must not find "Aether"
+SHORTLIST = 30  # candidates scored in full per question
 NAMED_COVERAGE = 0.6  # share of a title's (IDF-weighted) words a question must hold to name that product
 NAMED_WITH_UNIQUE_WORD = 0.4  # ... when one of the words it holds is in no other title
 
@@ -75,7 +77,12 @@ class ProductMatcher:
         total = max(1, len(self._names))
         self._postings = dict(postings)
         self._idf = {t: math.log(1 + total / len(ids)) for t, ids in postings.items()}
-        self._vocabulary = sorted(self._idf)
+        self._weight = {pid: sum(self._idf[t] for t in name) for pid, name in self._names.items()}
+        # Near-misspellings are looked for among title words of the same first two letters: a scan of the
+        # whole vocabulary costs milliseconds per word in a large catalogue.
+        self._by_prefix: dict[str, list[str]] = defaultdict(list)
+        for token in sorted(self._idf):
+            self._by_prefix[token[:2]].append(token)
 
     def tokens(self, text: str) -> list[str]:
         """The question's words as title vocabulary: stemmed, with near-misspellings mapped to title words."""
@@ -84,7 +91,7 @@ class ProductMatcher:
             if token in self._idf or len(token) < MIN_FUZZY_LEN or token.isdigit():
                 out.append(token)
                 continue
-            close = difflib.get_close_matches(token, self._vocabulary, n=1, cutoff=FUZZY_CUTOFF)
+            close = difflib.get_close_matches(token, self._by_prefix.get(token[:2], []), n=1, cutoff=FUZZY_CUTOFF)
             out.append(close[0] if close else token)
         return out
 
@@ -96,22 +103,28 @@ class ProductMatcher:
             return [ProductMatch(sku, 1.0, 1.0, exact_sku=True)]
         asked = set(self.tokens(text))
         exact = set(self._tokenize(text))  # a word spelled as in a title, not a near-miss of one
-        context = set(self.tokens(also)) if also else set()
-        candidates: set[str] = set()
-        for token in asked:
-            candidates |= self._postings.get(token, set())
+        context = set(self.tokens(also)) - asked if also else set()
+        from_question: dict[str, float] = defaultdict(float)
+        from_context: dict[str, float] = defaultdict(float)
+        for tokens, sink in ((asked, from_question), (context, from_context)):
+            for token in tokens:
+                for product_id in self._postings.get(token, ()):
+                    sink[product_id] += self._idf[token]
+        coverage_of = {pid: (w + from_context.get(pid, 0.0)) / max(self._weight[pid], 1e-9)
+                       for pid, w in from_question.items()}
+        # Only the best few by words and coverage can win; the rest are not worth their flags.
+        best = heapq.nlargest(SHORTLIST, from_question, key=lambda pid: from_question[pid] + coverage_of[pid])
         matches: list[ProductMatch] = []
-        for product_id in candidates:
-            name = self._names[product_id]
-            total = sum(self._idf[t] for t in name)
-            from_question = sum(self._idf[t] for t in name if t in asked)
-            found = sum(self._idf[t] for t in name if t in asked or t in context)
+        for product_id in best:
+            weight = from_question[product_id]
+            name, total = self._names[product_id], self._weight[product_id]
             product = self._catalog.get(product_id)
             if product is None or total <= 0:
                 continue
             head = name[-1] in asked and name[-1] in self._unique_heads
             unique = any(len(self._postings[t]) == 1 and not t.isdigit() for t in name if t in exact)
-            matches.append(ProductMatch(product, found / total, from_question, names_head=head, names_unique=unique))
+            matches.append(ProductMatch(product, coverage_of[product_id], weight, names_head=head,
+                                        names_unique=unique))
         # Most of the question explained first ("mona pullover hoodie" is the Mona, not the plain "Hoodie"),
         # then most of the title ("the beanie" is "Beanie", not "Beanie with Logo").
         matches.sort(key=lambda m: (m.weight + (m.coverage if m.named else 0), m.coverage, -len(m.product.title)),
