@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
 from knowledge.versions import VersionStore
@@ -81,6 +83,14 @@ def redis_url() -> str:
     if not url:
         pytest.fail("REDIS_URL is not set: run the tests with `make test`, which starts a throwaway redis-server")
     return url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """A client of the real test Redis (tests that need other settings make their own)."""
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

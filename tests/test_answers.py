@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -35,13 +34,6 @@ def demo_retriever(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceT
     handle = IndexHandle(store)
     handle.refresh()
     return HybridRetriever(handle, embedder)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
