@@ -73,4 +73,4 @@ def test_build_with_openai_embeddings_records_the_model(stand_in: str, tiny_sour
     cache.close()
     assert manifest.embedding_model == "openai:text-embedding-3-small" and manifest.dims == DIMS
     embedded = sum(len(r["input"]) for r in _Embeddings.requests if r["input"] != ["dimension probe"])  # type: ignore[arg-type]
-    assert embedded == manifest.counts["search_keys"]
+    assert embedded == manifest.counts["search_keys"] + manifest.counts["quotable_sentences"]

@@ -24,7 +24,8 @@ def test_build_writes_a_complete_version_and_makes_it_live(
     on_disk = Manifest.read(store.path(manifest.version))
     assert on_disk == manifest
     assert manifest.counts == {"faq_entries": 3, "past_questions": 3, "products": 1, "variants": 1, "product_docs": 1,
-                               "page_sections": 0, "page_files": 0, "nodes": 4, "search_keys": 3 + 5 + 3 + 3 + 1}
+                               "page_sections": 0, "page_files": 0, "nodes": 4, "search_keys": 3 + 5 + 3 + 3 + 1,
+                               "quotable_sentences": 7}
     assert manifest.embedding_model == embedder.model_id and manifest.dims == 384
     assert {s["path"] for s in manifest.sources} == {"faq/faq.csv", "past_questions/past.csv", "products/tent.md"}
     assert all(len(s["sha256"]) == 64 for s in manifest.sources)
@@ -69,11 +70,11 @@ def test_rebuild_after_a_small_edit_embeds_only_what_changed(
 ) -> None:
     store = VersionStore(tmp_path / "kb")
     first = build_version(tiny_source, store, embedder, embedding_cache)
-    assert first.embedded == first.counts["search_keys"]
+    assert first.embedded == first.counts["search_keys"] + first.counts["quotable_sentences"]
     edited = TINY_FAQ.replace("otherwise €4.90", "otherwise €5.90")
     (tiny_source / "faq" / "faq.csv").write_text(edited, encoding="utf-8")
     second = build_version(tiny_source, store, embedder, embedding_cache)
-    assert second.embedded == 1  # only the edited answer's key
+    assert second.embedded == 2  # only the edited answer: its search key and its one sentence
     assert second.sources != first.sources
 
 

@@ -81,14 +81,13 @@ class FactAnswerer:
         if named is None and not policy and topic is None:
             thing = _thing_asked_for(question)
             if thing is not None:  # "do you sell yoga mats": a list, an FAQ entry ("… gift cards?"), or no
-                return self._exists(thing, live) or await self._passages.answer(question, None, live, False,
-                                                                                 texts_only=True)
+                return self._exists(thing, live) or await self._passages.answer(question, None, live, texts_only=True)
             if len(in_focus) == 1 and not facets(question).any_fact:
                 # "does the hood come off?": the product in focus, if its description answers it
                 answer = await answer_product(in_focus[0], question, self._picker)
                 if answer.confident:
                     return product_reply(answer.text, in_focus[0], True, answer.options)
-        return await self._passages.answer(question, topic, live, bool(matches and matches[0].coverage > 0))
+        return await self._passages.answer(question, topic, live)
 
     def _catalogue(self, question: str, live: LiveIndex, in_focus: list[ProductRecord]) -> Reply | None:
         ask = catalogue_ask(question)

@@ -52,8 +52,7 @@ class PassageAnswerer:
         self._picker = picker
         self._top_k = top_k
 
-    async def answer(self, question: str, topic: Focus | None, live: LiveIndex, names_words: bool,
-                     texts_only: bool = False) -> Reply:
+    async def answer(self, question: str, topic: Focus | None, live: LiveIndex, texts_only: bool = False) -> Reply:
         query = f"{topic.question} {question}" if topic is not None and topic.question else question
         on_topic = topic.topic if topic is not None else ""
         if query != question and _QUESTION_WORD.search(question):
