@@ -12,7 +12,7 @@ from typing import Literal
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -36,6 +36,7 @@ from bot.types import Reply
 log = logging.getLogger(__name__)
 BUTTONS: dict[str, Literal["up", "down", "human"]] = {"up": "up", "down": "down", "human": "human"}
 ONLY_TEXT = "Sorry, I can only read text messages. Please type your question."
+SORRY = "Sorry, something went wrong on our side and I couldn't answer that. Please try again in a moment."
 COMMANDS = [
     BotCommand("help", "What I can do"),
     BotCommand("sources", "Where my last answer came from"),
@@ -74,6 +75,7 @@ class TelegramAdapter:
         self._relay: asyncio.Task[None] | None = None
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
         self.application.add_handler(CallbackQueryHandler(self._on_button, pattern=r"^(up|down|human)$"))
+        self.application.add_error_handler(self._on_error)
 
     async def start(self, core: Engine, outbox: Outbox | None = None) -> None:
         """Initialise (getMe), register the command menu, then poll or serve the webhook; with an outbox,
@@ -145,6 +147,18 @@ class TelegramAdapter:
         for number, part in enumerate(parts, start=1):
             await context.bot.send_message(chat.id, part, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
                                            reply_markup=_buttons(reply) if number == len(parts) else None)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Anything that fails inside the core (Redis down, no index): logged with the update id, and the
+        shopper gets a short apology instead of silence."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("update %s failed: %r", update_id, context.error, exc_info=context.error)
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is not None:
+            try:
+                await context.bot.send_message(chat.id, SORRY)
+            except TelegramError as err:
+                log.warning("could not apologise in chat %s: %s", chat.id, err)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert self._core is not None
