@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from adapters.telegram.adapter import ONLY_TEXT, TelegramAdapter
+from adapters.telegram.adapter import ONLY_TEXT, SORRY, TelegramAdapter
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
@@ -186,6 +186,8 @@ async def test_a_server_error_is_logged_not_crashed_on(telegram: BotApiStandIn) 
             break
         await asyncio.sleep(0.05)
     assert telegram.fail_next["sendMessage"] == []  # the 500 was served
+    apology = await _next_sent(telegram)  # the first answer was lost to the 500: the shopper is told
+    assert apology["chat_id"] == chat and apology["text"] == SORRY
     telegram.push_update(text_update(first + 1, chat, "can I pay with paypal?"))
-    sent = await _next_sent(telegram)  # the first answer was lost to the 500; the bot keeps serving
+    sent = await _next_sent(telegram)  # and the bot keeps serving
     assert sent["chat_id"] == chat and "PayPal" in str(sent["text"])
