@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 DETAIL_SIMILARITY = 0.35  # below this no sentence of the description answers: decline, offer a person
 MAX_SKUS_LISTED = 3
 MAX_OVERVIEW_SENTENCE = 240
+MIN_LIST_ITEMS, MAX_ITEMS, MAX_ITEM_WORDS = 2, 8, 8
 _FILLER = frozenset(
     [
         "a", "an", "the", "it", "its", "it's", "this", "that", "these", "those", "one", "ones", "is", "are", "was",
@@ -218,6 +219,9 @@ def _near(word: str, known: set[str]) -> bool:
 
 
 async def _details(product: ProductRecord, question: str, picker: SentencePicker) -> ProductAnswer:
+    items = _list_items(product.description)
+    if _CONTENTS.search(question) and len(items) >= MIN_LIST_ITEMS:  # "what's in the kit?": its list
+        return ProductAnswer(f"The {product.title} comes with: {'; '.join(i.rstrip('.') for i in items)}.")
     sentences = product_units(product)
     query = detail_query(question, product)
     picked = await picker.pick(query, sentences, DETAIL_SIMILARITY)
@@ -257,6 +261,12 @@ def detail_query(question: str, product: ProductRecord) -> str:
     words = [w for w in re.findall(r"[\w'%-]+", lowered) if not _near(w, title)]
     hints = [hint for pattern, hint in _HINTS if pattern.search(lowered)]
     return " ".join([*words, *hints]) or question
+
+
+def _list_items(description: str) -> list[str]:
+    """The short lines of a description's bullet list ("Three flex bands.", "Mesh carry bag included.")."""
+    lines = [line.strip() for line in description.splitlines() if line.strip()]
+    return [line for line in lines if len(line.split()) <= MAX_ITEM_WORDS][:MAX_ITEMS]
 
 
 def _overview(product: ProductRecord) -> str:
