@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from llama_index.core import Settings as LlamaSettings
 from redis.asyncio import Redis
 
 from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
@@ -101,3 +102,15 @@ def built_store(tiny_source: Path, tmp_path: Path, embedder: SentenceTransformer
     store = VersionStore(tmp_path / "kb")
     build_version(tiny_source, store, embedder, embedding_cache, BuildOptions(faq_threshold=0.5))
     return store
+
+
+@pytest.fixture
+def no_global_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """LlamaIndex's global Settings must be neither read nor set: `llm=` is always passed explicitly."""
+    def refuse(self: object, *args: object) -> None:
+        pytest.fail("LlamaIndex's global Settings.llm / Settings.embed_model was used")
+
+    for name in ("llm", "embed_model"):
+        monkeypatch.setattr(type(LlamaSettings), name, property(refuse, refuse))
+    yield
+    assert LlamaSettings._llm is None and LlamaSettings._embed_model is None

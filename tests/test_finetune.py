@@ -138,7 +138,7 @@ def test_eval_compare_measures_chat_modes_when_an_endpoint_is_configured(
 
     from aiohttp import web
 
-    from tests.test_llm_answerer import StandIn
+    from tests.chat_standin import StandIn
 
     chat = StandIn(content="Shipping is free over €60; otherwise €4.90. [1]")
     loop = asyncio.new_event_loop()
