@@ -7,7 +7,7 @@ import re
 from typing import Protocol
 
 from bot.answerers.catalogue import answer_catalogue
-from bot.answerers.intents import catalogue_ask, catalogue_words, facets, variant_ask
+from bot.answerers.intents import POLICY, catalogue_ask, catalogue_words, facets, variant_ask
 from bot.answerers.passages import PassageAnswerer
 from bot.answerers.phrasing import join_words, price_text
 from bot.answerers.products import Context, answer_product
@@ -32,9 +32,7 @@ _EXISTS = re.compile(r"^(?:do|does|d'you)\s+(?:you|u|ya|y'all)\s+(?:guys\s+)?(?:
                      r"\s+(.+)|^(?:any|got any)\s+(.+)", re.IGNORECASE)
 _BARE_THING = re.compile(r"^(?:(?:and|ok|okay|so|also)[, ]+)*(?:what about|how about)?\s*(?:an?|the|some|any)?\s*"
                          r"([a-z][a-z' -]{2,30})\??$", re.IGNORECASE)
-_POLICY = re.compile(r"\b(?:ship|shipping|shipped|deliver\w*|return\w*|refund\w*|exchange\w*|gift cards?|payments?|"
-                     r"pay|paypal|privacy|personal data|my data|cookies?|e-?mails?|newsletter|unsubscribe|"
-                     r"orders?|ordered|tracking|restock\w*|processed|cut-?off)\b", re.IGNORECASE)
+
 
 
 class Knowledge(Protocol):
@@ -66,7 +64,7 @@ class FactAnswerer:
             return listed
         matches = live.matcher.match(question)
         named = matches[0] if matches and matches[0].named else None
-        if named is not None and _POLICY.search(question) and not (named.exact_sku or named.coverage >= FULL_NAME):
+        if named is not None and POLICY.search(question) and not (named.exact_sku or named.coverage >= FULL_NAME):
             named = None  # "what would overnight cost on a $300 order" is not about the Overnight Duffle
         product, switched = self._product(question, live, named, in_focus)
         if product is not None:
@@ -75,7 +73,7 @@ class FactAnswerer:
                               focus.options if focus and same and _REFERS.search(question) else ())
             answer = await answer_product(product, question, self._picker, context)
             return product_reply(answer.text, product, answer.confident, answer.options)
-        policy = bool(_POLICY.search(question))
+        policy = bool(POLICY.search(question))
         leans = bool(_REFERS.search(question) or _LEADS.search(question))
         topic = focus if focus and focus.topic and leans else None
         if named is None and not policy and topic is None:
@@ -116,7 +114,7 @@ class FactAnswerer:
         refers = bool(_REFERS.search(question))
         if named is not None and (not refers or named.coverage >= OVERRIDE_FOCUS or named.exact_sku):
             return named.product, named.product != in_focus[0]
-        if not (_follows(question) or _names_option(question, in_focus[0])) or _POLICY.search(question):
+        if not (_follows(question) or _names_option(question, in_focus[0])) or POLICY.search(question):
             return None, False
         sibling = live.matcher.sibling(question, in_focus[0])  # "and the 55 cm one"
         if sibling is not None:

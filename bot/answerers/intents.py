@@ -27,6 +27,15 @@ _PRICIEST = re.compile(r"\b(?:most expensive|priciest|dearest|highest[- ]priced?
 _UNDER = re.compile(r"\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|within|no more than)\s*"
                     r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)\s*(?:[$€£]|dollars?|euros?|pounds?|bucks)?")
 
+# Questions about the store rather than a product. POLICY is narrow (it keeps a question off the product in
+# focus); STORE_SERVICE is wider (it lets page text win over a product the question does not name).
+_POLICY_TERMS = (r"ship|shipping|shipped|deliver\w*|return\w*|refund\w*|exchange\w*|gift cards?|payments?|pay|"
+                 r"paypal|privacy|personal data|my data|cookies?|e-?mails?|newsletter|unsubscribe|orders?|ordered|"
+                 r"tracking|restock\w*|processed|cut-?off")
+POLICY = re.compile(rf"\b(?:{_POLICY_TERMS})\b", re.IGNORECASE)
+STORE_SERVICE = re.compile(rf"\b(?:{_POLICY_TERMS}|gift|data|address|contact|call\w*|phone|card|secure|safe|"
+                           r"stores?|shops?|offers?|polic(?:y|ies))\b", re.IGNORECASE)
+
 COLOURS = frozenset(
     [
         "black", "white", "grey", "gray", "red", "blue", "navy", "green", "yellow", "orange", "purple", "pink", "brown",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from bot.answerers.intents import STORE_SERVICE
 from bot.answerers.phrasing import shorten
 from bot.answerers.products import answer_product
 from bot.answerers.replies import decline, product_reply
@@ -32,9 +33,6 @@ TOPIC_BONUS = 0.1
 LIST_LINES = 3
 NEW_TOPIC_NEAR = 0.15  # a follow-up that alone finds another entry this close to confident, and
 NEW_TOPIC_MARGIN = 0.1  # this far ahead of the next, is about that entry
-_POLICY_QUESTION = re.compile(r"\b(?:ship\w*|deliver\w*|return\w*|refund\w*|exchange|gift|payment|pay|privacy|"
-                              r"data|e-?mails?|order\w*|address|contact|call\w*|phone|card|secure|safe|restock\w*|"
-                              r"store|shops?|offers?|policy|policies)\b", re.I)
 _QUESTION_WORD = re.compile(r"\b(?:how|what|when|where|which|who|why|can|could|do|does|is|are|will|would)\b", re.I)
 _AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:dollars?|euros?|pounds?)")
 
@@ -67,7 +65,7 @@ class PassageAnswerer:
         best = passages[0]
         texts = [p for p in passages if p.kind != "product"][:TEXT_PASSAGES]
         product = live.catalog.get(str(best.metadata.get("product_id", ""))) if best.kind == "product" else None
-        about_product = product is not None and best.confident and not _POLICY_QUESTION.search(question) \
+        about_product = product is not None and best.confident and not STORE_SERVICE.search(question) \
             and not texts_only
         if about_product and product is not None:
             answer = await answer_product(product, question, self._picker)
