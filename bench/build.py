@@ -136,7 +136,7 @@ def _html(parser: str, path: Path, base: float) -> Result:
             return {"missing": True}
 
         def convert(html: str) -> str:
-            return BeautifulSoup(html, "lxml").get_text("\n")
+            return str(BeautifulSoup(html, "lxml").get_text("\n"))
     else:
         from knowledge.sources.html_text import html_to_text as convert
     best = float("inf")
