@@ -6,7 +6,7 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
-    KB_DATA_DIR=/data/kb REDIS_URL=redis://redis:6379/0
+    KB_DATA_DIR=/data/kb REDIS_URL=redis://redis:6379/0 EMBED_ONNX_DIR=/app/onnx
 
 WORKDIR /app
 RUN pip install "torch==2.13.0" --index-url "$TORCH_INDEX_URL"
@@ -14,8 +14,10 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY knowledge ./knowledge
 COPY adapters ./adapters
+# The model is exported to ONNX here, once, so containers start and answer without exporting it.
 RUN pip install . \
-    && python -c "from knowledge.embedding import SentenceTransformerEmbedder as E; print(E().embed(['ok']).shape)"
+    && python -c "from pathlib import Path; from knowledge.embedding import SentenceTransformerEmbedder as E; \
+print(E(onnx_cache=Path('/app/onnx')).embed(['ok']).shape)"
 
 RUN useradd --create-home --uid 10001 storebot && mkdir -p /data && chown storebot /data
 USER storebot

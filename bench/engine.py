@@ -1,4 +1,5 @@
-"""End-to-end message benchmark: dedupe, lock, Redis memory, retrieval, extractive answer.
+"""End-to-end message benchmark: dedupe, lock, Redis memory, retrieval, extractive answer; and the Redis
+round trips one message costs.
 
     REDIS_URL=redis://127.0.0.1:6379/0 python -m bench.engine [EVAL_DIR]
 
@@ -21,10 +22,11 @@ from redis.asyncio import Redis
 
 from bench.anchor import run_product_qa_anchor
 from bench.catalogue import clean_up, product_qa_index, product_qa_questions
+from bench.redis_trips import TripCounter, describe
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.state import RedisState
-from bot.types import IncomingMessage
+from bot.types import Answerer, IncomingMessage
 from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.retrieval import HybridRetriever
 
@@ -61,11 +63,31 @@ async def _concurrent(engine: Engine, questions: list[str]) -> tuple[list[float]
     return latencies, len(latencies) / (time.perf_counter() - started)
 
 
+async def _round_trips(url: str, answerer: Answerer, question: str) -> list[list[list[str]]]:
+    """The Redis round trips of one new question and of the same question repeated, each in a new conversation,
+    counted on the wire of a client of their own (after a warm-up: connection made, scripts loaded)."""
+    counter = TripCounter()
+    redis = counter.client(url)
+    try:
+        state = RedisState(redis, memory_turns=10, memory_ttl_s=600, rate_per_minute=10_000, dedupe_ttl_s=600)
+        engine = Engine(state, answerer, StoreInfo("Bench", "Hi"))
+        await _one(engine, f"trips-{uuid.uuid4().hex[:8]}", "warm-up")
+        counter.take()
+        counted = []
+        for _ in range(2):
+            await _one(engine, f"trips-{uuid.uuid4().hex[:8]}", question)
+            counted.append(counter.take())
+        return counted
+    finally:
+        await redis.aclose()
+
+
 async def main() -> None:
     eval_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/eval")
     questions = product_qa_questions(eval_dir)
     tmp = Path(tempfile.mkdtemp(prefix="storebot-bench-"))
-    redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis = Redis.from_url(url)
     try:
         anchor = run_product_qa_anchor(eval_dir / "product-qa", questions)
         embedder = SentenceTransformerEmbedder()
@@ -77,6 +99,8 @@ async def main() -> None:
         fresh = Engine(state, FactAnswerer(HybridRetriever(handle, embedder)), StoreInfo("Bench", "Hi"))
         distinct, distinct_rate = await _concurrent(fresh, [f"{q} ({i})" for i, q in enumerate(questions * 3)])
         mixed, mixed_rate = await _concurrent(engine, questions)
+        new, repeated_trips = await _round_trips(url, FactAnswerer(HybridRetriever(handle, embedder)),
+                                                 f"{questions[0]} (asked once more)")
         print("| end to end, one message at a time | p50 ms | p99 ms |\n|---|---|---|")
         print(f"| seed-style anchor, retrieval alone | {_ms(anchor.query_ms, 50)} | {_ms(anchor.query_ms, 99)} |")
         print(f"| storebot, first time each question | {_ms(first, 50)} | {_ms(first, 99)} |")
@@ -87,6 +111,9 @@ async def main() -> None:
               f"| {_ms(distinct, 99)} |")
         print(f"| questions already asked before (embedding cached) | {mixed_rate:.0f} | {_ms(mixed, 50)} "
               f"| {_ms(mixed, 99)} |")
+        print("\n| Redis round trips per message (no activity log or desk) | trips | sent |\n|---|---|---|")
+        for label, trips in (("new question", new), ("repeated question", repeated_trips)):
+            print(f"| {label} | {len(trips)} | {describe(trips)} |")
     finally:
         await clean_up(redis, "bench", tmp)
 

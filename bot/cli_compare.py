@@ -30,9 +30,9 @@ from bot.chat_eval import (
 from bot.cli_kb import EVAL_DATA, settings_or_exit
 from bot.settings import Settings
 from bot.types import Answerer, Reply
-from bot.wiring import build_options
+from bot.wiring import build_options, local_embedder
 from knowledge.comparison import ModeRow, compare_product_qa, compare_store_faq
-from knowledge.embedding import BUNDLED_MODEL, Embedder, SentenceTransformerEmbedder
+from knowledge.embedding import BUNDLED_MODEL, Embedder
 from knowledge.evaluation import stage_store_faq
 from knowledge.finetune import FineTuneError, ModelManifest, fine_tune
 from knowledge.loader import load_sources
@@ -69,8 +69,8 @@ def eval_main(
         except FineTuneError as err:
             err_console.print(f"{err}", style="red", markup=False, highlight=False)
             raise typer.Exit(1) from None
-        base: Embedder = SentenceTransformerEmbedder(BUNDLED_MODEL)
-        tuned: Embedder = SentenceTransformerEmbedder(str(tuned_path))
+        base: Embedder = local_embedder(settings, BUNDLED_MODEL)
+        tuned: Embedder = local_embedder(settings, str(tuned_path))
         options = build_options(settings)
         note = lambda mode: err_console.print(f"  measuring: {mode}", style="dim")  # noqa: E731
         console.print(f"Fine-tuned model: {tuned_path.name} (base {manifest.base_model}, "

@@ -36,7 +36,8 @@ def _record_key(handoff_id: str) -> str:
     return f"{PREFIX}:handoff:{handoff_id}"
 
 
-def _open_key(platform: str, conversation: str) -> str:
+def open_key(platform: str, conversation: str) -> str:
+    """The conversation's pointer to its open handoff (the engine reads it in the same trip as the lock)."""
     return f"{PREFIX}:handoff:open:{platform}:{conversation}"
 
 
@@ -87,7 +88,7 @@ class HandoffDesk:
         handoff = Handoff(handoff_id, platform, conversation, user, name or user, reason, question,
                           last_bot is not None and not last_bot.confident, time.time())
         await self._save(handoff)  # before it is findable, so whoever finds it can read it
-        key = _open_key(platform, conversation)
+        key = open_key(platform, conversation)
         if not await self._redis.set(key, handoff_id, nx=True, ex=self.policy.keep_s):
             existing = await self.find(platform, conversation)
             if existing is not None:
@@ -112,13 +113,15 @@ class HandoffDesk:
 
     async def find(self, platform: str, conversation: str) -> Handoff | None:
         """The conversation's open handoff; a pointer left to a closed or expired one is removed."""
-        key = _open_key(platform, conversation)
-        handoff_id = await self._redis.get(key)
+        return await self.pointed_to(platform, conversation, await self._redis.get(open_key(platform, conversation)))
+
+    async def pointed_to(self, platform: str, conversation: str, handoff_id: bytes | str | None) -> Handoff | None:
+        """`find`, given the value of the conversation's `open_key` read already: no trip at all when it is empty."""
         if not handoff_id:
             return None
         handoff = await self.get(as_text(handoff_id))
         if handoff is None or handoff.status != "open":
-            await self._redis.delete(key)
+            await self._redis.delete(open_key(platform, conversation))
             return None
         return handoff
 
@@ -166,7 +169,7 @@ class HandoffDesk:
             return None  # someone else is closing it at this moment
         await self._redis.hset(_record_key(handoff_id), mapping={"status": "closed", "closed_by": by})
         await self._redis.zrem(WAITING, handoff_id)
-        key = _open_key(handoff.platform, handoff.conversation)
+        key = open_key(handoff.platform, handoff.conversation)
         if await self._redis.get(key) == handoff_id.encode():
             await self._redis.delete(key)
         await self._outbox.put(handoff.platform, "resolved", conversation=handoff.conversation)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.types import Turn
+from bot.types import Admission, Turn
 
 
 class LocalState:
@@ -27,29 +27,32 @@ class LocalState:
     def rate_limit(self) -> int:
         return self._rate
 
-    async def first_delivery(self, platform: str, event_id: str) -> bool:
-        key = (platform, event_id)
-        first = key not in self._seen
-        self._seen.add(key)
-        return first
-
     @asynccontextmanager
-    async def conversation_lock(self, platform: str, conversation: str) -> AsyncIterator[None]:
+    async def admit(self, platform: str, conversation: str, user: str, event_id: str | None = None, *,
+                    counted: bool = True, peek_key: str | None = None) -> AsyncIterator[Admission]:
+        """See ConversationState.admit; there are no other keys here, so nothing is ever peeked."""
+        if event_id is not None:
+            if (platform, event_id) in self._seen:
+                yield Admission(duplicate=True)
+                return
+            self._seen.add((platform, event_id))
         async with self._locks[(platform, conversation)]:
-            yield
-
-    async def rate(self, platform: str, user: str) -> int:
-        key = (platform, user, int(time.time() // 60))
-        self._counts[key] += 1
-        return self._counts[key]
+            count = 0
+            if counted:
+                window = (platform, user, int(time.time() // 60))
+                self._counts[window] += 1
+                count = self._counts[window]
+            admission = Admission(rate_count=count, history=tuple(self._memory[(platform, conversation)]))
+            try:
+                yield admission
+            finally:
+                if admission.pending:
+                    kept = self._memory[(platform, conversation)]
+                    kept.extend(admission.pending)
+                    del kept[: max(0, len(kept) - 2 * self._turns)]
 
     async def load(self, platform: str, conversation: str) -> tuple[Turn, ...]:
         return tuple(self._memory[(platform, conversation)])
-
-    async def append(self, platform: str, conversation: str, user: str, *turns: Turn) -> None:
-        kept = self._memory[(platform, conversation)]
-        kept.extend(turns)
-        del kept[: max(0, len(kept) - 2 * self._turns)]
 
     async def clear(self, platform: str, conversation: str) -> None:
         self._memory.pop((platform, conversation), None)

@@ -1,11 +1,15 @@
 """Conversation state in Redis: memory, dedupe, per-conversation locks, rate limits, erasure.
 
+A message costs two trips: one in (dedupe, lock, rate count, memory read) and one out (memory write, unlock).
+
 Every key is namespaced `storebot:` and expires. Any number of bot processes share one Redis.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,10 +17,16 @@ from dataclasses import asdict
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import LockError, LockNotOwnedError
 
-from bot.types import Citation, Focus, Turn
+from bot import redis_scripts
+from bot.types import Admission, Citation, Focus, Turn
 
 PREFIX = "storebot"
+LOCK_TIMEOUT_MS = 60_000  # a crashed process never holds a conversation longer than this
+LOCK_WAIT_S = 60.0  # how long a message waits for the one before it before giving up
+LOCK_POLL_S = 0.005
+RATE_KEY_TTL_S = 120  # a minute's count outlives its minute
 
 
 def as_text(value: object) -> str:
@@ -34,6 +44,10 @@ async def stream_since(redis: Redis, stream: str, seconds: float) -> list[dict[s
     start_ms = int((await redis.time())[0] * 1000 - seconds * 1000)
     raw: Any = await redis.xrange(stream, min=f"{max(start_ms, 0)}-0")
     return [as_fields(fields) for _, fields in raw]
+
+
+def _key(kind: str, platform: str, name: str) -> str:
+    return f"{PREFIX}:{kind}:{platform}:{name}"
 
 
 def _turn_json(turn: Turn) -> str:
@@ -61,6 +75,8 @@ class RedisState:
         self._ttl = memory_ttl_s
         self._rate = rate_per_minute
         self._dedupe_ttl = dedupe_ttl_s
+        self._admit = redis.register_script(redis_scripts.ADMIT)
+        self._release = redis.register_script(redis_scripts.RELEASE)
 
     @staticmethod
     def memory_key(platform: str, conversation: str) -> str:
@@ -70,27 +86,47 @@ class RedisState:
     def _user_key(platform: str, user: str) -> str:
         return f"{PREFIX}:user:{platform}:{user}"
 
-    async def first_delivery(self, platform: str, event_id: str) -> bool:
-        """True the first time an event id is seen (SET NX): a redelivery is answered once."""
-        return bool(await self.redis.set(f"{PREFIX}:dedupe:{platform}:{event_id}", 1, nx=True, ex=self._dedupe_ttl))
-
     @asynccontextmanager
-    async def conversation_lock(self, platform: str, conversation: str) -> AsyncIterator[None]:
-        """One message of a conversation at a time, across processes, in arrival order."""
-        lock = self.redis.lock(f"{PREFIX}:lock:{platform}:{conversation}", timeout=60, blocking_timeout=60,
-                               sleep=0.005)
-        async with lock:
-            yield
+    async def admit(self, platform: str, conversation: str, user: str, event_id: str | None = None, *,
+                    counted: bool = True, peek_key: str | None = None) -> AsyncIterator[Admission]:
+        """See ConversationState.admit: one trip in (bot/redis_scripts.py's ADMIT, repeated while another
+        message holds the conversation) and one trip out (RELEASE, with the turns remembered)."""
+        token = secrets.token_hex(16)
+        admission = await self._enter(platform, conversation, user, event_id, counted, peek_key, token)
+        try:
+            yield admission
+        finally:
+            if not admission.duplicate:  # a duplicate never held the conversation
+                await self._leave(platform, conversation, user, token, admission.pending)
 
-    async def rate(self, platform: str, user: str) -> int:
-        """This user's message count in the current minute (a fixed window)."""
-        window = int(time.time() // 60)
-        key = f"{PREFIX}:rate:{platform}:{user}:{window}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            count, _ = await pipe.execute()
-        return int(count)
+    async def _enter(self, platform: str, conversation: str, user: str, event_id: str | None, counted: bool,
+                     peek_key: str | None, token: str) -> Admission:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + LOCK_WAIT_S
+        dedupe = _key("dedupe", platform, event_id) if event_id is not None else ""
+        while True:
+            rate = _key("rate", platform, f"{user}:{int(time.time() // 60)}") if counted else ""
+            keys = [_key("lock", platform, conversation), self.memory_key(platform, conversation), dedupe, rate,
+                    peek_key or ""]
+            reply: Any = await self._admit(keys=keys, args=[token, LOCK_TIMEOUT_MS, self._dedupe_ttl, RATE_KEY_TTL_S])
+            status = as_text(reply[0])
+            if status == "duplicate":
+                return Admission(duplicate=True)
+            if status == "admitted":
+                _, count, peeked, memory = reply
+                return Admission(False, int(count), tuple(_turn(item) for item in memory),
+                                 None if peeked is None else as_text(peeked))
+            dedupe = ""  # this delivery is marked already: a retry only waits for the lock
+            if loop.time() + LOCK_POLL_S > give_up:
+                raise LockError("Unable to acquire lock within the time specified")
+            await asyncio.sleep(LOCK_POLL_S)
+
+    async def _leave(self, platform: str, conversation: str, user: str, token: str, turns: list[Turn]) -> None:
+        keys = [_key("lock", platform, conversation), self.memory_key(platform, conversation),
+                self._user_key(platform, user)]
+        args: list[str | int] = [token, -2 * self._turns, self._ttl, conversation, *map(_turn_json, turns)]
+        if not await self._release(keys=keys, args=args):
+            raise LockNotOwnedError("Cannot release a lock that's no longer owned")
 
     @property
     def rate_limit(self) -> int:
@@ -99,18 +135,6 @@ class RedisState:
     async def load(self, platform: str, conversation: str) -> tuple[Turn, ...]:
         raw = await self.redis.lrange(self.memory_key(platform, conversation), 0, -1)
         return tuple(_turn(item) for item in raw)
-
-    async def append(self, platform: str, conversation: str, user: str, *turns: Turn) -> None:
-        """Append, trim to the window and refresh the TTL in one transaction."""
-        key = self.memory_key(platform, conversation)
-        user_key = self._user_key(platform, user)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, *(_turn_json(t) for t in turns))
-            pipe.ltrim(key, -2 * self._turns, -1)
-            pipe.expire(key, self._ttl)
-            pipe.sadd(user_key, conversation)  # which conversations hold this user's words, for /forget
-            pipe.expire(user_key, self._ttl)
-            await pipe.execute()
 
     async def clear(self, platform: str, conversation: str) -> None:
         await self.redis.delete(self.memory_key(platform, conversation))

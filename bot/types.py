@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from knowledge.retrieval import Passage
@@ -89,16 +89,33 @@ def citation_of(passage: Passage) -> Citation:
     return Citation(passage.node_id, passage.title, passage.url, passage.source)
 
 
+@dataclass(slots=True)
+class Admission:
+    """A message let into its conversation: what the state knew then, and the turns to remember."""
+
+    duplicate: bool = False  # a redelivered event: not admitted, nothing else to do
+    rate_count: int = 0  # the user's messages this minute, this one included (0: not counted)
+    history: tuple[Turn, ...] = ()  # the conversation's memory, read under the lock
+    peeked: str | None = None  # the value of the `peek_key` asked for, if any
+    pending: list[Turn] = field(default_factory=list)  # written to memory as the conversation is released
+
+    def remember(self, *turns: Turn) -> None:
+        self.pending.extend(turns)
+
+
 class ConversationState(Protocol):
     """Dedupe, ordering, rate limits and memory; RedisState in production."""
 
     @property
     def rate_limit(self) -> int: ...
-    async def first_delivery(self, platform: str, event_id: str) -> bool: ...
-    def conversation_lock(self, platform: str, conversation: str) -> AbstractAsyncContextManager[None]: ...
-    async def rate(self, platform: str, user: str) -> int: ...
+    def admit(self, platform: str, conversation: str, user: str, event_id: str | None = None, *,
+              counted: bool = True, peek_key: str | None = None) -> AbstractAsyncContextManager[Admission]:
+        """Holds the conversation (one message of it at a time, across processes) for the block, unless the event
+        was delivered before (`duplicate`: then nothing is held). `counted` counts the message towards the
+        user's rate limit; `peek_key` names one more key to read under the lock. Leaving the block writes the
+        turns remembered and releases the conversation, whatever way the block is left."""
+        ...
     async def load(self, platform: str, conversation: str) -> tuple[Turn, ...]: ...
-    async def append(self, platform: str, conversation: str, user: str, *turns: Turn) -> None: ...
     async def clear(self, platform: str, conversation: str) -> None: ...
     async def forget_user(self, platform: str, user: str) -> int: ...
 

@@ -42,8 +42,13 @@ def make_embedder(settings: Settings) -> Embedder:
         return OpenAIEmbedder(
             settings.embed_model.removeprefix("openai:"), settings.openai_api_key, settings.openai_base_url
         )
-    model = BUNDLED_MODEL if settings.embed_model == "bundled" else settings.embed_model
-    return SentenceTransformerEmbedder(model)
+    return local_embedder(settings, BUNDLED_MODEL if settings.embed_model == "bundled" else settings.embed_model)
+
+
+def local_embedder(settings: Settings, model: str) -> SentenceTransformerEmbedder:
+    """A local model (bundled or fine-tuned) on the configured backend, its ONNX export cached once."""
+    return SentenceTransformerEmbedder(model, backend=settings.embed_backend, variant=settings.embed_onnx_variant,
+                                       onnx_cache=settings.embed_onnx_dir or settings.kb_data_dir / "onnx")
 
 
 def make_store(settings: Settings, data_dir: Path | None = None) -> VersionStore:

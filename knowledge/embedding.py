@@ -10,10 +10,12 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from knowledge.onnx_export import ONNX_FILES, OnnxVariant, exported_model
 
 Vectors = npt.NDArray[np.float32]
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -29,22 +31,39 @@ class Embedder(Protocol):
         ...
 
 
-class SentenceTransformerEmbedder:
-    """A local sentence-transformers model; `model` is BUNDLED_MODEL or a model directory."""
+Backend = Literal["onnx", "torch"]
 
-    def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 64, max_seq_length: int = 128):
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model; `model` is BUNDLED_MODEL or a model directory.
+
+    The forward pass runs in ONNX Runtime by default (the model exported once into `onnx_cache`);
+    `backend="torch"` runs it in PyTorch. Both give the same vectors (within cosine 1e-4), so an
+    index built with one serves queries embedded with the other.
+    """
+
+    def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 64, max_seq_length: int = 128,
+                 backend: Backend = "onnx", variant: OnnxVariant = "fp32", onnx_cache: Path | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: weights ship with us
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-        self._model = SentenceTransformer(model_path(model), device="cpu")
+        source = model_path(model)
+        if backend == "onnx":
+            label = BUNDLED_MODEL.removeprefix("bundled:") if model == BUNDLED_MODEL else Path(source).name
+            folder = exported_model(source, label, onnx_cache or default_onnx_cache(), variant)
+            self._model = SentenceTransformer(str(folder), device="cpu", backend="onnx",
+                                              model_kwargs={"file_name": ONNX_FILES[variant]})
+        else:
+            self._model = SentenceTransformer(source, device="cpu")
         # The model was trained on 128 word pieces; longer inputs cost time and help little.
         self._model.max_seq_length = max_seq_length
         self._batch_size = batch_size
         self._model_id = model if model == BUNDLED_MODEL else f"local:{Path(model).resolve().name}"
         self._dims = int(self._model.get_embedding_dimension() or 0)
+        self.backend = backend if backend == "torch" else f"onnx-{variant}"
 
     @property
     def model_id(self) -> str:
@@ -60,6 +79,11 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True, show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self._dims)
+
+
+def default_onnx_cache() -> Path:
+    """Where exported models go when no data directory is given (benchmarks, tests, tools)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "storebot" / "models"
 
 
 def model_path(model: str) -> str:

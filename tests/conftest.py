@@ -10,10 +10,12 @@ import pytest
 from llama_index.core import Settings as LlamaSettings
 from redis.asyncio import Redis
 
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder, default_onnx_cache
 from knowledge.versions import VersionStore
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Every test's fresh KB_DATA_DIR would otherwise export the bundled model to ONNX again (seconds each).
+os.environ.setdefault("EMBED_ONNX_DIR", str(default_onnx_cache()))
 
 TINY_FAQ = """id,question,answer,alternates
 shipping_cost,How much does shipping cost?,"Shipping is free over €60; otherwise €4.90.",delivery fees|is shipping free

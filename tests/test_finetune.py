@@ -44,7 +44,7 @@ def test_fine_tune_writes_a_complete_model_with_its_manifest(tmp_path: Path) -> 
     assert saved["base_model"] == "bundled:all-MiniLM-L6-v2" and saved["faq_entries"] == 3
     assert saved["pairs_train"] + saved["pairs_validation"] == 54 + 5  # past questions + FAQ alternates
     assert 0 <= saved["validation_hit1_before"] <= 1 and 0 <= saved["validation_hit1_after"] <= 1
-    embedder = SentenceTransformerEmbedder(str(path))
+    embedder = SentenceTransformerEmbedder(str(path), onnx_cache=tmp_path / "onnx")  # served through ONNX
     assert embedder.model_id == f"local:{path.name}" and embedder.dims == 384
 
 
@@ -89,7 +89,7 @@ def test_an_index_built_with_the_fine_tuned_model_is_refused_by_a_process_using_
 ) -> None:
     source = _source(tmp_path / "src", 54)
     path, _ = fine_tune(load_sources(source), tmp_path / "models")
-    tuned = SentenceTransformerEmbedder(str(path))
+    tuned = SentenceTransformerEmbedder(str(path), backend="torch")
     store = VersionStore(tmp_path / "kb")
     build_version(source, store, tuned, embedding_cache)
     assert IndexHandle(store, tuned.model_id).refresh()
