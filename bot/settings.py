@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     kb_product_threshold: float = Field(0.45, ge=-1, le=1)
     kb_catalog_text_fields: str = "text,description,body,content,details,features"
     embed_model: str = "bundled"  # "bundled", a local model directory, or "openai:<model>"
+    # Where a local model's forward pass runs: ONNX Runtime (exported once into KB_DATA_DIR/onnx) or PyTorch.
+    embed_backend: Literal["onnx", "torch"] = "onnx"
+    embed_onnx_variant: Literal["fp32", "O2", "qint8"] = "fp32"
+    embed_onnx_dir: Path | None = None  # where exported models are kept; empty: KB_DATA_DIR/onnx
 
     # Answers
     answer_mode: Literal["extractive", "llm"] = "extractive"
@@ -66,6 +70,7 @@ class Settings(BaseSettings):
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: int = Field(8443, ge=1, le=65535)
     telegram_webhook_path: str = "telegram"
+    telegram_typing_after_s: float = Field(1.0, ge=0)  # "typing…" only for answers slower than this
 
     # Handing conversations to people (needs SLACK_SUPPORT_CHANNEL), feedback and reports
     slack_support_channel: str = ""  # channel id where handoffs open as threads; empty: no handoff

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 
-async def cancel_and_wait(*tasks: asyncio.Task[None]) -> None:
+async def cancel_and_wait(*tasks: asyncio.Task[object]) -> None:
     """Cancels the tasks and waits for them to end. A cancellation can be lost when it races with a
     Redis reply arriving inside redis-py's timeout handling (Python 3.11), and the task would keep
     running, so it is repeated until each task is done."""

@@ -24,13 +24,14 @@ from bot.reload import follow_reloads
 from bot.services import Services
 from bot.state import RedisState
 from bot.tasks import cancel_and_wait
-from bot.types import Answerer, Reply, Turn
+from bot.types import Answerer
 from knowledge.builder import BuildOptions
 from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.live import IndexHandle
 from knowledge.retrieval import HybridRetriever
 from knowledge.versions import VersionStore
 from tests.conftest import write_tree
+from tests.delayed_answerer import DelayedAnswerer
 from tests.slack_standin import (
     SIGNING_SECRET,
     SignedPoster,
@@ -45,18 +46,6 @@ from tests.slack_standin import (
 from tests.telegram_standin import BotApiStandIn, text_update
 
 GIFT_CARDS = "id,question,answer\ngift_cards,Do you sell gift cards?,Yes: digital gift cards from €10 to €500.\n"
-
-
-@dataclass
-class DelayedAnswerer:
-    """The real answerer, made slow on demand to exercise Slack's 3-second rule."""
-
-    inner: Answerer
-    delay: float = 0.0
-
-    async def answer(self, question: str, history: tuple[Turn, ...]) -> Reply:
-        await asyncio.sleep(self.delay)
-        return await self.inner.answer(question, history)
 
 
 @dataclass

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from adapters.telegram.adapter import ONLY_TEXT, SORRY, TelegramAdapter
+from adapters.telegram import adapter as telegram_adapter
+from adapters.telegram.adapter import ONLY_TEXT, SORRY, TelegramAdapter, create
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
+from bot.settings import load_settings
 from bot.state import RedisState
-from bot.types import Citation, Reply, Turn
+from bot.types import Citation, IncomingMessage, Reply, Turn
 from knowledge.embedding import SentenceTransformerEmbedder
 from knowledge.live import IndexHandle
 from knowledge.retrieval import HybridRetriever
 from knowledge.versions import VersionStore
+from tests.delayed_answerer import DelayedAnswerer
 from tests.telegram_standin import BotApiStandIn, button_press, text_update
 
 
@@ -61,9 +66,9 @@ async def test_question_in_html_answer_out(telegram: BotApiStandIn) -> None:
     assert sent["chat_id"] == chat and sent["parse_mode"] == "HTML"
     assert str(sent["text"]).startswith("Shipping is free over €60")
     assert "<b>Sources</b>" in str(sent["text"])
-    methods = telegram.methods()
-    assert "setMyCommands" in methods and "sendChatAction" in methods
-    assert methods.index("sendChatAction") < methods.index("sendMessage")
+    assert "setMyCommands" in telegram.methods()
+    # A quick answer costs one Bot API call: no "typing…" before it (calls count against the flood limit).
+    assert [name for name, p in telegram.calls if p.get("chat_id") == chat] == ["sendMessage"]
 
 
 async def test_group_chatter_is_ignored_and_non_text_gets_a_polite_reply(telegram: BotApiStandIn) -> None:
@@ -191,3 +196,96 @@ async def test_a_server_error_is_logged_not_crashed_on(telegram: BotApiStandIn) 
     telegram.push_update(text_update(first + 1, chat, "can I pay with paypal?"))
     sent = await _next_sent(telegram)  # and the bot keeps serving
     assert sent["chat_id"] == chat and "PayPal" in str(sent["text"])
+
+
+@dataclass
+class SlowRig:
+    stand_in: BotApiStandIn
+    adapter: TelegramAdapter
+    answerer: DelayedAnswerer
+
+
+@pytest.fixture
+async def slow_telegram(
+    built_store: VersionStore, embedder: SentenceTransformerEmbedder, redis_url: str
+) -> AsyncIterator[SlowRig]:
+    """The whole engine on real Redis behind an answerer that takes 0.3 s; "typing…" after 0.05 s."""
+    stand_in = BotApiStandIn()
+    await stand_in.start()
+    redis = Redis.from_url(redis_url)
+    handle = IndexHandle(built_store)
+    handle.refresh()
+    answerer = DelayedAnswerer(FactAnswerer(HybridRetriever(handle, embedder)), delay=0.3)
+    engine = Engine(RedisState(redis, 10, 3600, 100, 600), answerer, StoreInfo("Test Shop", "Hello!"))
+    adapter = TelegramAdapter("123:TEST", base_url=stand_in.base_url, typing_after_s=0.05)
+    await adapter.start(engine)
+    try:
+        yield SlowRig(stand_in, adapter, answerer)
+    finally:
+        await adapter.stop()
+        await stand_in.stop()
+        await redis.aclose()
+
+
+def _calls_for(stand_in: BotApiStandIn, chat: int) -> list[str]:
+    return [name for name, p in stand_in.calls if p.get("chat_id") == chat]
+
+
+async def test_a_slow_answer_shows_typing_first_and_repeats_it(slow_telegram: SlowRig,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_adapter, "TYPING_EVERY_S", 0.08)  # Telegram's ~5 s, scaled to the 0.3 s answer
+    chat = random.randrange(10**6, 10**7)
+    slow_telegram.stand_in.push_update(text_update(_fresh_id(), chat, "how much does delivery cost?"))
+    sent = await _next_sent(slow_telegram.stand_in)
+    assert sent["chat_id"] == chat and str(sent["text"]).startswith("Shipping is free over €60")
+    calls = _calls_for(slow_telegram.stand_in, chat)
+    assert calls[-1] == "sendMessage" and set(calls[:-1]) == {"sendChatAction"} and len(calls) >= 3  # repeated
+    assert all(p["action"] == "typing" for n, p in slow_telegram.stand_in.calls if n == "sendChatAction")
+    await asyncio.sleep(0.3)  # and it stops once the answer is out
+    assert _calls_for(slow_telegram.stand_in, chat) == calls
+
+
+async def test_a_failed_typing_action_still_delivers_the_answer(slow_telegram: SlowRig,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    slow_telegram.stand_in.fail_next["sendChatAction"] = [(400, {"description": "Bad Request: not enough rights"})]
+    chat = random.randrange(10**6, 10**7)
+    with caplog.at_level(logging.WARNING, logger="adapters.telegram.adapter"):
+        slow_telegram.stand_in.push_update(text_update(_fresh_id(), chat, "how much does delivery cost?"))
+        sent = await _next_sent(slow_telegram.stand_in)
+    assert sent["chat_id"] == chat and str(sent["text"]).startswith("Shipping is free over €60")
+    assert _calls_for(slow_telegram.stand_in, chat) == ["sendChatAction", "sendMessage"]
+    assert any(f"could not show typing in chat {chat}" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_duplicate_delivery_shows_no_typing(slow_telegram: SlowRig) -> None:
+    chat, update = random.randrange(10**6, 10**7), _fresh_id()
+    slow_telegram.stand_in.push_update(text_update(update, chat, "how much does delivery cost?"))
+    await _next_sent(slow_telegram.stand_in)
+    before = len(_calls_for(slow_telegram.stand_in, chat))
+    message = IncomingMessage("telegram", str(chat), str(chat), "how much does delivery cost?", str(update))
+    assert await slow_telegram.adapter._answer(slow_telegram.adapter.application.bot, chat, message) is None
+    await asyncio.sleep(0.1)
+    assert len(_calls_for(slow_telegram.stand_in, chat)) == before  # the engine dropped it at once: no typing
+
+
+async def test_cancelling_the_handler_cancels_the_answering(slow_telegram: SlowRig) -> None:
+    slow_telegram.answerer.delay = 30
+    chat = random.randrange(10**6, 10**7)
+    message = IncomingMessage("telegram", str(chat), str(chat), "how much does delivery cost?", str(_fresh_id()))
+    handler = asyncio.create_task(slow_telegram.adapter._answer(slow_telegram.adapter.application.bot, chat, message))
+    await asyncio.sleep(0.5)  # answering, and typing shown
+    started = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ in ("Engine.handle", "_keep_typing")]
+    assert len(started) == 2 and "sendChatAction" in _calls_for(slow_telegram.stand_in, chat)
+    handler.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+    assert all(task.done() for task in started)  # neither the answering nor the typing outlives the handler
+    slow_telegram.answerer.delay = 0  # and the conversation is free again: its lock was released
+    again = IncomingMessage("telegram", str(chat), str(chat), "can I pay with paypal?", str(_fresh_id()))
+    reply = await asyncio.wait_for(slow_telegram.adapter._answer(slow_telegram.adapter.application.bot, chat, again), 5)
+    assert reply is not None and "PayPal" in reply.text
+
+
+def test_the_typing_delay_setting_reaches_the_adapter() -> None:
+    adapter = create(load_settings(telegram_bot_token="123:TEST", telegram_typing_after_s=0.25))
+    assert adapter._typing_after_s == 0.25

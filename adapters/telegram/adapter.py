@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
@@ -31,7 +31,7 @@ from bot.outbox import Delivery, Outbox, Undeliverable, start_consuming
 from bot.services import Services
 from bot.settings import Settings
 from bot.tasks import cancel_and_wait
-from bot.types import Reply
+from bot.types import IncomingMessage, Reply
 
 log = logging.getLogger(__name__)
 BUTTONS: dict[str, Literal["up", "down", "human"]] = {"up": "up", "down": "down", "human": "human"}
@@ -45,6 +45,7 @@ COMMANDS = [
     BotCommand("human", "Talk to a person from our team"),
 ]
 NOTICES = {"resolved": messages.HANDOFF_RESOLVED, "waiting": messages.HANDOFF_WAITING}
+TYPING_EVERY_S = 4.5  # Telegram clears "typing…" after about 5 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class WebhookConfig:
 class TelegramAdapter:
     def __init__(self, token: str, base_url: str | None = None, answer_all_in_groups: bool = False,
                  staff_user_ids: frozenset[int] = frozenset(), webhook: WebhookConfig | None = None,
-                 flood_limits: bool = True) -> None:
+                 flood_limits: bool = True, typing_after_s: float = 1.0) -> None:
         builder = ApplicationBuilder().token(token).concurrent_updates(True)
         if flood_limits:
             # Keeps under Telegram's flood limits and retries a 429 after its retry_after.
@@ -70,6 +71,7 @@ class TelegramAdapter:
         self._answer_all = answer_all_in_groups
         self._webhook = webhook
         self._staff = staff_user_ids
+        self._typing_after_s = typing_after_s
         self._policy: GroupPolicy | None = None
         self._core: Engine | None = None
         self._relay: asyncio.Task[None] | None = None
@@ -139,14 +141,31 @@ class TelegramAdapter:
         if msg.text == NOT_TEXT:
             await context.bot.send_message(chat.id, ONLY_TEXT)
             return
-        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
-        reply = await self._core.handle(msg)
+        reply = await self._answer(context.bot, chat.id, msg)
         if reply is None:
             return
         parts = to_html_messages(reply)
         for number, part in enumerate(parts, start=1):
             await context.bot.send_message(chat.id, part, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
                                            reply_markup=_buttons(reply) if number == len(parts) else None)
+
+    async def _answer(self, bot: Bot, chat_id: int, msg: IncomingMessage) -> Reply | None:
+        """The engine's reply, with "typing…" only once it is slow: every API call counts against the flood
+        limit, so a quick answer costs one (sendMessage), not two. The core's exceptions propagate (to
+        `_on_error`); if this handler is cancelled, so is the answering."""
+        assert self._core is not None
+        answering = asyncio.create_task(self._core.handle(msg))
+        typing: asyncio.Task[None] | None = None
+        try:
+            done, _ = await asyncio.wait({answering}, timeout=self._typing_after_s)
+            if not done:
+                # A task of its own, so that a typing call queued behind the flood limiter never delays the answer.
+                typing = asyncio.create_task(_keep_typing(bot, chat_id))
+            return await answering
+        finally:
+            # A typing call still in flight is aborted too (its connection is dropped and reopened): rare, and
+            # better than holding the answer back for a cosmetic call.
+            await cancel_and_wait(*(task for task in (answering, typing) if task is not None))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Anything that fails inside the core (Redis down, no index): logged with the update id, and the
@@ -173,6 +192,16 @@ class TelegramAdapter:
             await context.bot.send_message(query.message.chat.id, ack)
 
 
+async def _keep_typing(bot: Bot, chat_id: int) -> None:
+    """Shows "typing…" until cancelled. It is cosmetic: a failure is logged and never costs the answer."""
+    while True:
+        try:
+            await bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError as err:
+            log.warning("could not show typing in chat %s: %s", chat_id, err)
+        await asyncio.sleep(TYPING_EVERY_S)
+
+
 def _buttons(reply: Reply) -> InlineKeyboardMarkup | None:
     """👍/👎 under every answer; "Talk to a person" under a declined one."""
     if reply.mode not in ("extractive", "llm", "smalltalk"):
@@ -194,4 +223,5 @@ def create(settings: Settings) -> TelegramAdapter:
                                 settings.telegram_webhook_listen, settings.telegram_webhook_port,
                                 settings.telegram_webhook_path)
     return TelegramAdapter(settings.telegram_bot_token, settings.telegram_api_base_url or None,
-                           settings.telegram_answer_all_in_groups, webhook=webhook)
+                           settings.telegram_answer_all_in_groups, webhook=webhook,
+                           typing_after_s=settings.telegram_typing_after_s)
