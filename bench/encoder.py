@@ -22,6 +22,7 @@ from bench.retrieval import _build
 from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
 from knowledge.evaluation import evaluate_product_qa, evaluate_store_faq, stage_product_qa, stage_store_faq
 from knowledge.onnx_export import ONNX_VARIANTS
+from knowledge.retrieval import HybridRetriever
 
 QUESTIONS = 400
 
@@ -45,16 +46,22 @@ def _latency(embedder: SentenceTransformerEmbedder, questions: list[str]) -> tup
     return single, per_s
 
 
-def _quality(eval_dir: Path, embedder: SentenceTransformerEmbedder, work: Path) -> tuple[dict[str, float], ...]:
+def _quality(eval_dir: Path, embedder: SentenceTransformerEmbedder, work: Path,
+             asking: SentenceTransformerEmbedder | None = None) -> tuple[dict[str, float], ...]:
+    """Figures of an index built with `embedder` and asked with `asking` (default: the same)."""
     faq = eval_dir / "store-faq"
     cache = EmbeddingCache(work / "faq-cache.sqlite")
     faq_retriever, _, _ = _build(stage_store_faq(faq, work / "faq-src", True), work / "faq-kb", embedder, cache)
     cache.close()
+    if asking is not None:
+        faq_retriever = HybridRetriever(faq_retriever._handle, asking)
     faq_figures = evaluate_store_faq(faq_retriever.search, faq)
     cache = EmbeddingCache(work / "pqa-cache.sqlite")  # empty: every passage is embedded
     source = stage_product_qa(eval_dir / "product-qa", work / "pqa-src")
     retriever, manifest, seconds = _build(source, work / "pqa-kb", embedder, cache)
     cache.close()
+    if asking is not None:
+        retriever = HybridRetriever(retriever._handle, asking)
     pqa_figures = evaluate_product_qa(retriever.search, eval_dir / "product-qa")
     return faq_figures, pqa_figures, {"passages_per_s": manifest.counts["product_docs"] / seconds}
 
@@ -80,6 +87,13 @@ def main() -> None:
                   f"| {ingest['passages_per_s']:.0f} | {faq['hit@1']:.3f} | {faq['mrr@10']:.3f} "
                   f"| {faq['answered_correctly']:.3f} | {pqa['hit@1']:.3f} | {pqa['hit@5']:.3f} "
                   f"| {pqa['mrr@10']:.3f} |", flush=True)
+        # Mixed: an index built on one backend asked through another (EMBED_BACKEND changed, no rebuild).
+        named = dict(backends)
+        for built, asked in (("torch", "onnx O2"), ("onnx O2", "torch"), ("torch", "onnx qint8")):
+            faq, pqa, _ = _quality(eval_dir, named[built], tmp / f"mixed-{built}", asking=named[asked])
+            print(f"| built with {built}, asked with {asked} | – | – | – | – | – | {faq['hit@1']:.3f} "
+                  f"| {faq['mrr@10']:.3f} | {faq['answered_correctly']:.3f} | {pqa['hit@1']:.3f} "
+                  f"| {pqa['hit@5']:.3f} | {pqa['mrr@10']:.3f} |", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

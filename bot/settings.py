@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     embed_model: str = "bundled"  # "bundled", a local model directory, or "openai:<model>"
     # Where a local model's forward pass runs: ONNX Runtime (exported once into KB_DATA_DIR/onnx) or PyTorch.
     embed_backend: Literal["onnx", "torch"] = "onnx"
-    embed_onnx_variant: Literal["fp32", "O2", "qint8"] = "fp32"
+    embed_onnx_variant: Literal["fp32", "O2"] = "O2"
     embed_onnx_dir: Path | None = None  # where exported models are kept; empty: KB_DATA_DIR/onnx
 
     # Answers

@@ -23,6 +23,7 @@ _WORD = re.compile(r"[a-z]+|\d+(?:[.,]\d+)?")
 _STOP = frozenset(STOPWORDS_EN) | {"s", "t"}
 MIN_FUZZY_LEN = 6  # shorter words are matched exactly: "tee" must not become "tech", "promo" not "primo"
 FUZZY_CUTOFF = 0.85  # "kangaroo" finds "Kangeroo"; "rather" must not find "Aether"
+NEAR_CACHE_SIZE = 50_000  # words remembered with their nearest title word
 SHORTLIST = 30  # candidates scored in full per question
 NAMED_COVERAGE = 0.6  # share of a title's (IDF-weighted) words a question must hold to name that product
 NAMED_WITH_UNIQUE_WORD = 0.4  # ... when one of the words it holds is in no other title
@@ -83,6 +84,8 @@ class ProductMatcher:
         self._by_prefix: dict[str, list[str]] = defaultdict(list)
         for token in sorted(self._idf):
             self._by_prefix[token[:2]].append(token)
+        # Shoppers reuse the same few hundred words; difflib is the costliest step of a match (ms per word).
+        self._near: dict[str, str] = {}
 
     def tokens(self, text: str) -> list[str]:
         """The question's words as title vocabulary: stemmed, with near-misspellings mapped to title words."""
@@ -91,9 +94,18 @@ class ProductMatcher:
             if token in self._idf or len(token) < MIN_FUZZY_LEN or token.isdigit():
                 out.append(token)
                 continue
-            close = difflib.get_close_matches(token, self._by_prefix.get(token[:2], []), n=1, cutoff=FUZZY_CUTOFF)
-            out.append(close[0] if close else token)
+            out.append(self._nearest_title_word(token))
         return out
+
+    def _nearest_title_word(self, token: str) -> str:
+        near = self._near.get(token)
+        if near is None:
+            close = difflib.get_close_matches(token, self._by_prefix.get(token[:2], []), n=1, cutoff=FUZZY_CUTOFF)
+            near = close[0] if close else token
+            if len(self._near) >= NEAR_CACHE_SIZE:  # bounded: arbitrary shopper text must not grow it forever
+                self._near.clear()
+            self._near[token] = near
+        return near
 
     def match(self, text: str, also: str = "") -> list[ProductMatch]:
         """Products named in `text`, best first. `also` (e.g. the title in focus) adds words that count

@@ -62,9 +62,11 @@ class HybridRetriever(BaseRetriever):
         return self._search_with(query, self._query_vector(query), top_k)
 
     async def asearch(self, query: str, top_k: int = 5) -> list[Passage]:
-        """Concurrent callers' new questions are embedded in one batch, off the event loop."""
+        """Concurrent callers' new questions are embedded in one batch, off the event loop. The search
+        itself (about 1 ms at 5k and at 100k passages) runs on the loop: a thread hop cost more than it
+        saved, alone and with 50 concurrent shoppers (BENCHMARKS.md, issue 13)."""
         vector = await self._aquery_vector(query)
-        return await asyncio.to_thread(self._search_with, query, vector, top_k)
+        return self._search_with(query, vector, top_k)
 
     async def aembed(self, texts: list[str]) -> Vectors:
         """Vectors of short texts: a quotable sentence's from the build, others (a question) embedded now,
@@ -111,10 +113,10 @@ class HybridRetriever(BaseRetriever):
         return self._nodes_with(query, self._query_vector(query))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        """`asearch`'s path: query-embedding cache, then the batcher, then the search off the event loop."""
+        """`asearch`'s path: query-embedding cache, then the batcher, then the search on the loop."""
         query = query_bundle.query_str
         vector = await self._aquery_vector(query)
-        return await asyncio.to_thread(self._nodes_with, query, vector)
+        return self._nodes_with(query, vector)
 
     async def _aquery_vector(self, query: str) -> Vectors:
         vector = self._cached(query)

@@ -13,6 +13,7 @@ from knowledge import onnx_export
 from knowledge.builder import build_version
 from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
 from knowledge.live import IndexHandle
+from knowledge.onnx_export import SERVED_VARIANTS, OnnxVariant
 from knowledge.retrieval import HybridRetriever
 from knowledge.versions import VersionStore
 
@@ -31,14 +32,19 @@ def torch_embedder() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(backend="torch")
 
 
-def test_onnx_vectors_equal_the_torch_ones(embedder: SentenceTransformerEmbedder,
-                                           torch_embedder: SentenceTransformerEmbedder) -> None:
-    assert embedder.backend == "onnx-fp32" and torch_embedder.backend == "torch"
-    onnx, torch = embedder.embed(TEXTS), torch_embedder.embed(TEXTS)
+@pytest.mark.parametrize("variant", SERVED_VARIANTS)
+def test_onnx_vectors_equal_the_torch_ones(torch_embedder: SentenceTransformerEmbedder, variant: OnnxVariant) -> None:
+    onnx_embedder = SentenceTransformerEmbedder(variant=variant)
+    assert onnx_embedder.backend == f"onnx-{variant}" and torch_embedder.backend == "torch"
+    onnx, torch = onnx_embedder.embed(TEXTS), torch_embedder.embed(TEXTS)
     assert onnx.shape == torch.shape == (len(TEXTS), 384) and onnx.dtype == np.float32
     assert np.allclose(np.linalg.norm(onnx, axis=1), 1, atol=1e-5)
     assert float((onnx * torch).sum(axis=1).min()) >= 1 - 1e-4
-    assert embedder.model_id == torch_embedder.model_id  # one index serves both
+    assert onnx_embedder.model_id == torch_embedder.model_id  # one index serves both
+
+
+def test_the_default_is_the_optimised_onnx_model(embedder: SentenceTransformerEmbedder) -> None:
+    assert embedder.backend == "onnx-O2"
 
 
 @pytest.mark.parametrize(("build_with", "ask_with"), [("torch", "onnx"), ("onnx", "torch")])
@@ -60,7 +66,7 @@ def test_an_index_built_with_one_backend_serves_queries_from_the_other(
 def test_the_export_is_made_once_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = SentenceTransformerEmbedder(onnx_cache=tmp_path / "onnx")
     exported = list((tmp_path / "onnx").iterdir())
-    assert len(exported) == 1 and (exported[0] / "onnx" / "model.onnx").is_file()
+    assert len(exported) == 1 and (exported[0] / "onnx" / "model_O2.onnx").is_file()
 
     def no_second_export(*args: object) -> None:
         raise AssertionError("exported again")
@@ -74,7 +80,7 @@ def test_the_export_is_made_once_and_reused(tmp_path: Path, monkeypatch: pytest.
 def test_a_failed_export_leaves_nothing_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(source: str, out: Path, variant: str) -> None:
         (out / "onnx").mkdir(parents=True)
-        (out / "onnx" / "model.onnx").write_bytes(b"half")
+        (out / "onnx" / "model_O2.onnx").write_bytes(b"half")
         raise OSError("disk full")
 
     monkeypatch.setattr(onnx_export, "_export", broken)
@@ -89,7 +95,7 @@ def test_settings_choose_the_backend_and_keep_the_export_beside_the_data(
     monkeypatch.delenv("EMBED_ONNX_DIR", raising=False)
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "kb"))
     onnx = make_embedder(load_settings())
-    assert isinstance(onnx, SentenceTransformerEmbedder) and onnx.backend == "onnx-fp32"
-    assert list((tmp_path / "kb" / "onnx").glob("all-MiniLM-L6-v2-*-fp32/onnx/model.onnx"))
+    assert isinstance(onnx, SentenceTransformerEmbedder) and onnx.backend == "onnx-O2"
+    assert list((tmp_path / "kb" / "onnx").glob("all-MiniLM-L6-v2-*-O2/onnx/model_O2.onnx"))
     torch = make_embedder(load_settings(embed_backend="torch"))
     assert isinstance(torch, SentenceTransformerEmbedder) and torch.backend == "torch"
