@@ -89,8 +89,8 @@ def main() -> None:
                   f"| {pqa['mrr@10']:.3f} |", flush=True)
         # Mixed: an index built on one backend asked through another (EMBED_BACKEND changed, no rebuild).
         named = dict(backends)
-        for built, asked in (("torch", "onnx O2"), ("onnx O2", "torch"), ("torch", "onnx qint8")):
-            faq, pqa, _ = _quality(eval_dir, named[built], tmp / f"mixed-{built}", asking=named[asked])
+        for number, (built, asked) in enumerate((("torch", "onnx O2"), ("onnx O2", "torch"), ("torch", "onnx qint8"))):
+            faq, pqa, _ = _quality(eval_dir, named[built], tmp / f"mixed-{number}", asking=named[asked])
             print(f"| built with {built}, asked with {asked} | – | – | – | – | – | {faq['hit@1']:.3f} "
                   f"| {faq['mrr@10']:.3f} | {faq['answered_correctly']:.3f} | {pqa['hit@1']:.3f} "
                   f"| {pqa['hit@5']:.3f} | {pqa['mrr@10']:.3f} |", flush=True)

@@ -16,7 +16,7 @@ from knowledge.product_loader import CatalogFields, ProductsRead, load_product_f
 from knowledge.records import ProductOption, ProductRecord, SourceError
 from knowledge.sources.prices import Price, parse_price
 
-STORE = Path(__file__).resolve().parents[2] / "shared/eval/store-answers/store"
+STORE = Path(__file__).resolve().parent / "store_exports"
 DEMO = Path(__file__).resolve().parents[1] / "knowledge/demo_store/products"
 
 

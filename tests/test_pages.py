@@ -11,7 +11,7 @@ import pytest
 from knowledge.faq_loader import load_faq_file, markdown_faq_entries, reads_as_question
 from knowledge.sources.pages import PagesRead, load_page_file
 
-STORE_PAGES = Path(__file__).resolve().parents[2] / "shared/eval/store-answers/store/pages"
+STORE_PAGES = Path(__file__).resolve().parent / "store_exports/pages"
 DEMO_FAQ = Path(__file__).resolve().parents[1] / "knowledge/demo_store/faq/care-and-sizing.md"
 LIMIT = 1_000_000
 

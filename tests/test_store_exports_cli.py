@@ -114,7 +114,7 @@ def test_the_demo_store_answers_its_conversation_file(tmp_path: Path, monkeypatc
 def test_a_folder_with_only_a_raw_export_loads(tmp_path: Path, export: str) -> None:
     from knowledge.loader import load_sources
 
-    dev_store = Path(__file__).resolve().parents[2] / "shared/eval/store-answers/store/products"
+    dev_store = Path(__file__).resolve().parent / "store_exports/products"
     folder = write_tree(tmp_path / "store", {f"products/{export}": (dev_store / export).read_bytes()})
     sources = load_sources(folder)
     assert sources.products and sum(len(p.variants) for p in sources.products) >= len(sources.products) - 1
