@@ -87,12 +87,13 @@ class Engine:
             return _notice(messages.NO_WORDS)
         history = admission.history
         if self._desk is not None and not msg.is_staff and messages.asks_for_human(text):
-            history += (Turn("shopper", text),)
+            history += (Turn("shopper", text, user=msg.user_id),)
             admission.remember(history[-1])
             return _notice(await self._hand_over_msg(msg, admission, history, "asked"), "handoff")
         reply = await self._answerer.answer(text, history)
-        turns = (Turn("shopper", text), Turn("bot", reply.text, reply.citations, reply.mode, reply.confident,
-                                              reply.model, reply.focus))
+        turns = (Turn("shopper", text, user=msg.user_id),
+                 Turn("bot", reply.text, reply.citations, reply.mode, reply.confident, reply.model, reply.focus,
+                      msg.user_id))
         admission.remember(*turns)
         if self._activity is not None:
             await self._activity.answered(msg.platform, msg.conversation_id, msg.user_id, text, reply)
@@ -113,7 +114,7 @@ class Engine:
         _, opened = await self._desk.open(platform, conversation, user, name, history, reason)
         notice = self._desk.opened_notice() if opened else messages.HANDOFF_ALREADY
         # Remembered, so declines before the handoff never count towards the next one.
-        admission.remember(Turn("bot", notice, mode="handoff"))
+        admission.remember(Turn("bot", notice, mode="handoff", user=user))
         return notice
 
     async def _command(self, msg: IncomingMessage, text: str, admission: Admission) -> Reply:

@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bot import messages
 from bot.activity import ActivityLog
 from bot.outbox import Outbox
 from bot.state import PREFIX, as_fields, as_text
 from bot.support_hours import SupportHours
+from bot.tasks import Connected, supervised
 from bot.types import Turn
 
 WAITING = f"{PREFIX}:handoff:waiting"  # handoffs no person has answered yet, scored by opening time
@@ -205,10 +205,13 @@ class HandoffDesk:
 
 
 async def send_reminders(desk: HandoffDesk, every_s: float) -> None:
-    """Runs until cancelled; every serving process runs it, and each reminder is sent once."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
+    """Runs until cancelled; every serving process runs it, and each reminder is sent once. A Redis
+    outage pauses it."""
+
+    async def run(connected: Connected) -> None:
+        while True:
+            await asyncio.sleep(every_s)
             await desk.remind()
-        except RedisError:
-            log.exception("handoff reminders failed; retrying")
+            connected()
+
+    await supervised("handoff reminders", run)

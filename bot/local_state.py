@@ -58,8 +58,18 @@ class LocalState:
         self._memory.pop((platform, conversation), None)
 
     async def forget_user(self, platform: str, user: str) -> int:
-        # The demo has one user per conversation; drop all of this platform's memory.
-        dropped = [k for k in self._memory if k[0] == platform]
-        for key in dropped:
-            del self._memory[key]
-        return len(dropped)
+        """See ConversationState.forget_user; the same turns go as from Redis (bot/redis_scripts.py's FORGET)."""
+        removed = 0
+        for key, turns in list(self._memory.items()):
+            if key[0] != platform:
+                continue
+            kept = [t for t in turns if t.user and t.user != user]
+            removed += len(turns) - len(kept)
+            if kept:
+                self._memory[key] = kept
+            else:
+                del self._memory[key]
+        counts = [window for window in self._counts if window[:2] == (platform, user)]
+        for window in counts:
+            del self._counts[window]
+        return removed + len(counts)

@@ -9,7 +9,6 @@ stream after `max_attempts`, logged, and no longer blocks the ones behind it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -18,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from bot.state import PREFIX, as_fields, as_text
+from bot.tasks import Connected, supervised
 
 GROUP = "storebot"
 DEAD_LETTERS = f"{PREFIX}:outbox:dead"
@@ -70,18 +70,18 @@ class Outbox:
         """Runs until cancelled, handing each entry for `platform` to `deliver` in order. Redis being
         unreachable for a while (or restarted empty) pauses delivery; it never ends it."""
         stream = outbox_stream(platform)
-        await self._ensure_group(stream)
+        await self._ensure_group(stream)  # an error at start-up is the caller's (see start_consuming)
         attempts: dict[str, int] = {}
         if ready is not None:
             ready.set()
-        while True:
-            try:
+
+        async def run(connected: Connected) -> None:
+            await self._ensure_group(stream)  # a Redis restarted without data lost the group
+            connected()
+            while True:
                 await self._deliver_some(stream, consumer, deliver, attempts)
-            except (RedisError, OSError) as err:
-                log.warning("outbox %s: Redis unavailable (%s); retrying", platform, err)
-                await asyncio.sleep(1)
-                with contextlib.suppress(RedisError, OSError):
-                    await self._ensure_group(stream)  # a Redis restarted without data lost the group
+
+        await supervised(f"outbox consumer {platform}", run)
 
     async def _ensure_group(self, stream: str) -> None:
         try:

@@ -1,4 +1,4 @@
-"""The two Lua scripts that bracket one message in Redis: one trip in, one trip out.
+"""The two Lua scripts that bracket one message in Redis (one trip in, one trip out), and /forget's.
 
 Registered with redis-py's `register_script`: sent as EVALSHA, and after a NOSCRIPT (a restarted or
 flushed server) loaded again and retried by the client. A key name given as '' means "skip this step".
@@ -52,4 +52,23 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return 1
 end
 return 0
+"""
+
+# KEYS: 1 memory
+# ARGV: 1 user id
+# Returns how many turns were removed.
+FORGET = """
+-- One script, so a message of another group member appending meanwhile is neither lost nor half-seen.
+-- Each turn names its user (the bot's: the user it answered). A turn stored before turns named one
+-- cannot be told apart: it goes too, as the whole memory did before.
+local removed = 0
+for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local ok, turn = pcall(cjson.decode, raw)
+  local user = ok and type(turn) == 'table' and turn['user'] or ''
+  if type(user) ~= 'string' or user == '' or user == ARGV[1] then
+    -- Equal JSON is the same user's: every copy goes (a repeated one counts 0 the second time).
+    removed = removed + redis.call('LREM', KEYS[1], 0, raw)
+  end
+end
+return removed
 """

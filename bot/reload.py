@@ -12,6 +12,7 @@ import logging
 from redis.asyncio import Redis
 
 from bot.state import PREFIX
+from bot.tasks import Connected, supervised
 from knowledge.live import IndexHandle, ModelMismatchError
 
 CURRENT_KEY = f"{PREFIX}:kb:current"
@@ -26,15 +27,23 @@ async def announce(redis: Redis, version: str) -> int:
 
 
 async def follow_reloads(redis: Redis, handle: IndexHandle, ready: asyncio.Event | None = None) -> None:
-    """Runs until cancelled: swaps `handle` to the store's current version on each announcement."""
-    async with redis.pubsub() as pubsub:
-        await pubsub.subscribe(RELOAD_CHANNEL)
-        await _swap(handle)  # catch up with anything announced before we listened
-        if ready is not None:
-            ready.set()
-        async for message in pubsub.listen():
-            if message.get("type") == "message":
-                await _swap(handle)
+    """Runs until cancelled: swaps `handle` to the store's current version on each announcement. Through a
+    Redis outage or restart it subscribes again, and catches up with whatever was announced meanwhile."""
+
+    async def follow(connected: Connected) -> None:
+        async with redis.pubsub() as pubsub:
+            await pubsub.subscribe(RELOAD_CHANNEL)
+            await _swap(handle)  # catch up with anything announced before we listened
+            connected()
+            if ready is not None:
+                ready.set()
+            async for message in pubsub.listen():
+                # "subscribe" also comes after redis-py reconnected and resubscribed on its own: an
+                # announcement may have been missed while it was away, so that catches up too.
+                if message.get("type") in ("message", "subscribe"):
+                    await _swap(handle)
+
+    await supervised("knowledge-base reload listener", follow)
 
 
 async def _swap(handle: IndexHandle) -> None:

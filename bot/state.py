@@ -53,7 +53,7 @@ def _key(kind: str, platform: str, name: str) -> str:
 def _turn_json(turn: Turn) -> str:
     return json.dumps({"role": turn.role, "text": turn.text, "citations": [asdict(c) for c in turn.citations],
                        "mode": turn.mode, "confident": turn.confident, "model": turn.model,
-                       "focus": asdict(turn.focus) if turn.focus else None})
+                       "focus": asdict(turn.focus) if turn.focus else None, "user": turn.user})
 
 
 def _turn(raw: bytes | str) -> Turn:
@@ -63,7 +63,7 @@ def _turn(raw: bytes | str) -> Turn:
     return Turn(data["role"], data["text"], citations, data.get("mode", ""), data.get("confident", True),
                 data.get("model", ""), Focus(tuple(focus["products"]), focus["topic"], focus.get("question", ""),
                                             tuple((n, v) for n, v in focus.get("options", ())))
-                if focus else None)
+                if focus else None, data.get("user", ""))
 
 
 class RedisState:
@@ -77,6 +77,7 @@ class RedisState:
         self._dedupe_ttl = dedupe_ttl_s
         self._admit = redis.register_script(redis_scripts.ADMIT)
         self._release = redis.register_script(redis_scripts.RELEASE)
+        self._forget = redis.register_script(redis_scripts.FORGET)
 
     @staticmethod
     def memory_key(platform: str, conversation: str) -> str:
@@ -140,11 +141,14 @@ class RedisState:
         await self.redis.delete(self.memory_key(platform, conversation))
 
     async def forget_user(self, platform: str, user: str) -> int:
-        """Erase everything stored about a user; returns how many keys were deleted."""
+        """See ConversationState.forget_user: the turns go from each conversation the user wrote in, in
+        one script per conversation (other members may be writing to a group's), then the list of those
+        conversations and the user's rate counts."""
         user_key = self._user_key(platform, user)
-        conversations = await self.redis.smembers(user_key)
-        keys = [self.memory_key(platform, c.decode() if isinstance(c, bytes) else c) for c in conversations]
-        keys.append(user_key)
+        removed = 0
+        for conversation in await self.redis.smembers(user_key):
+            removed += int(await self._forget(keys=[self.memory_key(platform, as_text(conversation))], args=[user]))
+        keys = [user_key]
         async for key in self.redis.scan_iter(match=f"{PREFIX}:rate:{platform}:{user}:*"):
             keys.append(key)
-        return int(await self.redis.delete(*keys))
+        return removed + int(await self.redis.delete(*keys))

@@ -1,8 +1,74 @@
-"""Stopping background tasks reliably."""
+"""Background tasks: kept running through Redis outages, and stopped reliably."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+Connected = Callable[[], None]
+
+
+class _Outage:
+    """When a supervised loop last failed or came back, and how long to wait before its next try."""
+
+    def __init__(self, name: str, first_delay_s: float, max_delay_s: float) -> None:
+        self.name = name
+        self._first = first_delay_s
+        self._max = max_delay_s
+        self._delay = first_delay_s
+        self._down_since: float | None = None
+        self._up_since: float | None = None
+
+    def connected(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._down_since is not None:
+            log.info("%s: working again after %.1f s", self.name, now - self._down_since)
+            self._down_since = None
+        if self._up_since is None:
+            self._up_since = now
+
+    def failed(self, err: BaseException | None) -> float:
+        """Logs the first failure of an outage (later ones only at debug); returns the time to wait."""
+        now = asyncio.get_running_loop().time()
+        if self._up_since is not None and now - self._up_since >= self._max:
+            self._delay = self._first  # it had been working a while: a new outage starts from the shortest wait
+        self._up_since = None
+        if self._down_since is not None:
+            log.debug("%s: still failing (%r)", self.name, err)
+        elif err is None:
+            log.warning("%s ended unexpectedly; starting it again", self.name)
+        elif isinstance(err, RedisError | OSError):
+            log.warning("%s: Redis unavailable (%s: %s); retrying until it is back", self.name,
+                        type(err).__name__, err)
+        else:
+            log.error("%s failed; starting it again", self.name, exc_info=err)
+        if self._down_since is None:
+            self._down_since = now
+        # Jitter: processes that lost Redis together do not all come back in the same instant.
+        wait = self._delay * random.uniform(0.5, 1.0)
+        self._delay = min(self._delay * 2, self._max)
+        return wait
+
+
+async def supervised(name: str, run: Callable[[Connected], Awaitable[None]], *, first_delay_s: float = 0.1,
+                     max_delay_s: float = 5.0) -> None:
+    """Runs `run(connected)` until cancelled, and again whenever it fails or ends (Redis unreachable or
+    restarted, or a bug): the failure is logged once per outage, then it waits with capped exponential
+    backoff and jitter. `run` starts from scratch each time (connect, subscribe, recreate its group)
+    and calls `connected()` once it works, which ends the outage."""
+    outage = _Outage(name, first_delay_s, max_delay_s)
+    while True:
+        err: Exception | None = None
+        try:
+            await run(outage.connected)
+        except Exception as caught:  # cancellation (shutdown) is not an Exception: it ends the loop
+            err = caught
+        await asyncio.sleep(outage.failed(err))
 
 
 async def cancel_and_wait(*tasks: asyncio.Task[object]) -> None:

@@ -63,6 +63,7 @@ class Turn:
     confident: bool = True  # for bot turns: False when it declined
     model: str = ""
     focus: Focus | None = None  # for bot turns: what the answer was about
+    user: str = ""  # who said it, or whom the bot answered ("": stored before turns recorded it)
 
 
 def focus_of(history: tuple[Turn, ...]) -> Focus | None:
@@ -117,7 +118,10 @@ class ConversationState(Protocol):
         ...
     async def load(self, platform: str, conversation: str) -> tuple[Turn, ...]: ...
     async def clear(self, platform: str, conversation: str) -> None: ...
-    async def forget_user(self, platform: str, user: str) -> int: ...
+    async def forget_user(self, platform: str, user: str) -> int:
+        """Erases the user's turns (and the bot's turns answering them) from every conversation, other
+        people's turns in a group staying; returns how many turns and keys were removed."""
+        ...
 
 
 class MessageHandler(Protocol):

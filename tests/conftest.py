@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder, default_onnx_cache
 from knowledge.versions import VersionStore
+from tests.redis_server import RedisServer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Every test's fresh KB_DATA_DIR would otherwise export the bundled model to ONNX again (seconds each).
@@ -116,3 +117,12 @@ def no_global_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setattr(type(LlamaSettings), name, property(refuse, refuse))
     yield
     assert LlamaSettings._llm is None and LlamaSettings._embed_model is None
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    """A redis-server of the test's own, which it may stop and start again."""
+    server = RedisServer(tmp_path / "redis")
+    await server.start()
+    yield server
+    await server.stop()

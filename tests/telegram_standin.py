@@ -107,9 +107,23 @@ def text_update(update_id: int, chat_id: int, text: str, chat_type: str = "priva
     }}
 
 
-def button_press(update_id: int, chat: int, data: str) -> dict[str, Any]:
+def photo_update(update_id: int, chat_id: int, caption: str | None = None) -> dict[str, Any]:
+    """A photo in a private chat, with the question typed as its caption (or none)."""
+    update = text_update(update_id, chat_id, "")
+    del update["message"]["text"]
+    update["message"]["photo"] = [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]
+    if caption is not None:
+        update["message"]["caption"] = caption
+    return update
+
+
+def button_press(update_id: int, chat: int, data: str, on_message: bool = True) -> dict[str, Any]:
+    """A press of an inline button; `on_message=False`: one without its message (e.g. under an inline result)."""
     user = {"id": chat, "is_bot": False, "first_name": "Ana"}
-    return {"update_id": update_id, "callback_query": {
-        "id": f"cb-{update_id}", "from": user, "chat_instance": "ci", "data": data,
-        "message": {"message_id": 1, "date": 1700000000, "chat": {"id": chat, "type": "private"}, "text": "answer"},
-    }}
+    query: dict[str, Any] = {"id": f"cb-{update_id}", "from": user, "chat_instance": "ci", "data": data}
+    if on_message:
+        query["message"] = {"message_id": 1, "date": 1700000000, "chat": {"id": chat, "type": "private"},
+                            "text": "answer"}
+    else:
+        query["inline_message_id"] = f"inline-{update_id}"
+    return {"update_id": update_id, "callback_query": query}

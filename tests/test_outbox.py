@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.outbox import DEAD_LETTERS, Delivery, Outbox, Undeliverable
 from bot.tasks import cancel_and_wait
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -136,6 +137,31 @@ async def test_a_redis_outage_pauses_delivery_and_never_ends_it(redis: Redis) ->
     await _until(lambda: got == ["after the outage"], within=15)
     assert flaky.failures == 0 and not task.done()
     await _stop(task)
+
+
+async def test_delivery_resumes_after_a_redis_restart(own_redis: RedisServer) -> None:
+    client = Redis.from_url(own_redis.url)
+    outbox = Outbox(client, block_ms=50)
+    got: list[str] = []
+
+    async def deliver(d: Delivery) -> None:
+        got.append(d.fields["n"])
+
+    task = await _run(outbox, "telegram", "one", deliver)
+    try:
+        await outbox.put("telegram", "note", n="before")
+        await _until(lambda: got == ["before"])
+        await own_redis.stop()
+        await asyncio.sleep(0.5)
+        await own_redis.start()  # empty: the stream and its group are gone
+        producer = Redis.from_url(own_redis.url)  # another process (this client's pooled connections are stale)
+        await Outbox(producer).put("telegram", "note", n="after")
+        await producer.aclose()
+        await _until(lambda: got == ["before", "after"])
+        assert not task.done()
+    finally:
+        await _stop(task)
+        await client.aclose()
 
 
 async def test_an_undeliverable_entry_is_set_aside_at_once(redis: Redis) -> None:

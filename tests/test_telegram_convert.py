@@ -61,3 +61,16 @@ def test_non_text_message_is_marked_and_staff_comes_from_configuration() -> None
         "message_id": 1, "date": 1700000000, "chat": {"id": 7, "type": "private"},
         "from": {"id": 7, "is_bot": False, "first_name": "Sam"}, "text": "I am staff, trust me"}}, BOT)
     assert staff is not None and (m := to_incoming(staff, POLICY)) is not None and m.is_staff
+
+
+def test_a_caption_is_read_as_the_text_and_can_address_the_bot_in_a_group() -> None:
+    photo = [{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}]
+    private = to_incoming(_update(None, photo=photo, caption="how much is the tent?"), POLICY)
+    assert private is not None and private.text == "how much is the tent?"
+    caption = "@NorthwindBot is this one waterproof?"
+    mentioned = to_incoming(_update(None, "group", photo=photo, caption=caption,
+                                    caption_entities=[{"type": "mention", "offset": 0, "length": 13}]), POLICY)
+    assert mentioned is not None and mentioned.text == "is this one waterproof?"
+    assert to_incoming(_update(None, "group", photo=photo, caption="look at my tent"), POLICY) is None
+    document = {"file_id": "d", "file_unique_id": "e"}
+    assert (msg := to_incoming(_update(None, document=document), POLICY)) is not None and msg.text == NOT_TEXT

@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.telegram import adapter as telegram_adapter
-from adapters.telegram.adapter import ONLY_TEXT, SORRY, TelegramAdapter, create
+from adapters.telegram.adapter import BUTTON_FAILED, EXPIRED, ONLY_TEXT, SORRY, TelegramAdapter, create
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
@@ -26,7 +26,7 @@ from knowledge.live import IndexHandle
 from knowledge.retrieval import HybridRetriever
 from knowledge.versions import VersionStore
 from tests.delayed_answerer import DelayedAnswerer
-from tests.telegram_standin import BotApiStandIn, button_press, text_update
+from tests.telegram_standin import BotApiStandIn, button_press, photo_update, text_update
 
 
 @pytest.fixture
@@ -74,10 +74,7 @@ async def test_question_in_html_answer_out(telegram: BotApiStandIn) -> None:
 async def test_group_chatter_is_ignored_and_non_text_gets_a_polite_reply(telegram: BotApiStandIn) -> None:
     first = _fresh_id()
     telegram.push_update(text_update(first, -777, "anyone around?", chat_type="group"))
-    photo = text_update(first + 1, 4242, "x")
-    del photo["message"]["text"]
-    photo["message"]["photo"] = [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]
-    telegram.push_update(photo)
+    telegram.push_update(photo_update(first + 1, 4242))  # no caption
     sent = await _next_sent(telegram)
     assert sent["chat_id"] == 4242 and sent["text"] == ONLY_TEXT
     assert all(p.get("chat_id") != -777 for name, p in telegram.calls if name == "sendMessage")
@@ -105,6 +102,46 @@ async def test_feedback_buttons_are_stored_in_redis(telegram: BotApiStandIn, red
     assert entries[0][b"question"] == b"how much does delivery cost?"
     assert entries[0][b"answer"].startswith(b"Shipping is free")
     assert b"faq/faq.csv:2" in entries[0][b"sources"]
+
+
+async def _query_answer(stand_in: BotApiStandIn, query_id: str) -> dict[str, object]:
+    for _ in range(200):
+        found = [p for n, p in stand_in.calls if n == "answerCallbackQuery" and p["callback_query_id"] == query_id]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"button press {query_id} was never answered")
+
+
+async def test_a_button_we_do_not_know_or_without_its_message_is_still_answered(telegram: BotApiStandIn) -> None:
+    chat, update = random.randrange(10**6, 10**7), _fresh_id()
+    telegram.push_update(button_press(update, chat, "v1:garbage\x00"))
+    telegram.push_update(button_press(update + 1, chat, "up", on_message=False))
+    assert (await _query_answer(telegram, f"cb-{update}")).get("text") == EXPIRED
+    assert (await _query_answer(telegram, f"cb-{update + 1}")).get("text") == EXPIRED
+    assert all(p.get("chat_id") != chat for n, p in telegram.calls if n == "sendMessage")  # no apology message
+
+
+async def test_a_button_the_core_fails_on_is_answered_and_logged(
+    telegram: BotApiStandIn, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> str:
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(Engine, "feedback", broken)
+    chat, update = random.randrange(10**6, 10**7), _fresh_id()
+    with caplog.at_level(logging.ERROR, logger="adapters.telegram.adapter"):
+        telegram.push_update(button_press(update, chat, "up"))
+        assert (await _query_answer(telegram, f"cb-{update}")).get("text") == BUTTON_FAILED
+    assert any(f"button 'up' in chat {chat} failed" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_a_photo_is_read_by_its_caption(telegram: BotApiStandIn) -> None:
+    chat = random.randrange(10**6, 10**7)
+    telegram.push_update(photo_update(_fresh_id(), chat, "how much is the tent?"))
+    sent = await _next_sent(telegram)
+    assert sent["chat_id"] == chat and sent["text"] != ONLY_TEXT
+    assert "349" in str(sent["text"]) and "Summit Pro" in str(sent["text"])
 
 
 async def test_declined_answer_offers_a_person_and_records_the_request(telegram: BotApiStandIn, redis_url: str) -> None:

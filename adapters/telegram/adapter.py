@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 BUTTONS: dict[str, Literal["up", "down", "human"]] = {"up": "up", "down": "down", "human": "human"}
 ONLY_TEXT = "Sorry, I can only read text messages. Please type your question."
 SORRY = "Sorry, something went wrong on our side and I couldn't answer that. Please try again in a moment."
+EXPIRED = "This button has expired."  # a button we no longer know, or on a message we cannot see
+BUTTON_FAILED = "Sorry, that didn't work. Please try again in a moment."
 COMMANDS = [
     BotCommand("help", "What I can do"),
     BotCommand("sources", "Where my last answer came from"),
@@ -76,7 +78,8 @@ class TelegramAdapter:
         self._core: Engine | None = None
         self._relay: asyncio.Task[None] | None = None
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
-        self.application.add_handler(CallbackQueryHandler(self._on_button, pattern=r"^(up|down|human)$"))
+        # Every button press, known or not: an unanswered one keeps the shopper's client spinning.
+        self.application.add_handler(CallbackQueryHandler(self._on_button))
         self.application.add_error_handler(self._on_error)
 
     async def start(self, core: Engine, outbox: Outbox | None = None) -> None:
@@ -180,16 +183,34 @@ class TelegramAdapter:
                 log.warning("could not apologise in chat %s: %s", chat.id, err)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every press is answered (answerCallbackQuery), whatever happens, so the client stops spinning."""
         assert self._core is not None
         query = update.callback_query
-        kind = BUTTONS.get(query.data or "") if query else None
-        if query is None or query.message is None or kind is None:
+        if query is None:
             return
-        ack = await self._core.feedback("telegram", str(query.message.chat.id), str(query.from_user.id), kind,
-                                        query.from_user.full_name)
-        await query.answer(ack)
+        kind = BUTTONS.get(query.data or "")
+        if query.message is None or kind is None:
+            await _answer_query(query, EXPIRED)
+            return
+        chat = query.message.chat.id
+        try:
+            ack = await self._core.feedback("telegram", str(chat), str(query.from_user.id), kind,
+                                            query.from_user.full_name)
+        except Exception:
+            log.exception("button %r in chat %s failed", kind, chat)
+            await _answer_query(query, BUTTON_FAILED)
+            return
+        await _answer_query(query, ack)
         if kind == "human":
-            await context.bot.send_message(query.message.chat.id, ack)
+            await context.bot.send_message(chat, ack)
+
+
+async def _answer_query(query: CallbackQuery, text: str) -> None:
+    """A failure (the press is too old to answer) is logged: the shopper cannot be told any other way."""
+    try:
+        await query.answer(text)
+    except TelegramError as err:
+        log.warning("could not answer button press %s: %s", query.id, err)
 
 
 async def _keep_typing(bot: Bot, chat_id: int) -> None:

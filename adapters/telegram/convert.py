@@ -12,7 +12,7 @@ from telegram import Message, MessageEntity, Update
 
 from bot.types import IncomingMessage
 
-NOT_TEXT = "not-text"  # marker text for a message with no text (photo, sticker, voice, location…)
+NOT_TEXT = "not-text"  # marker text for a message with no text or caption (sticker, voice, location…)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,9 @@ def to_incoming(update: Update, policy: GroupPolicy) -> IncomingMessage | None:
     if not is_direct and not policy.answer_all_in_groups and not _addressed_to_bot(message, policy):
         return None
     user = update.effective_user
-    text = _strip_mention(message.text, policy.bot_username) if message.text is not None else NOT_TEXT
+    # A photo, document or video is read by its caption: that is where the shopper typed the question.
+    written = message.text if message.text is not None else message.caption
+    text = _strip_mention(written, policy.bot_username) if written is not None else NOT_TEXT
     return IncomingMessage(
         platform="telegram",
         conversation_id=str(update.effective_chat.id),
@@ -49,7 +51,9 @@ def _addressed_to_bot(message: Message, policy: GroupPolicy) -> bool:
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == policy.bot_id:
         return True
-    for entity, value in message.parse_entities([MessageEntity.MENTION, MessageEntity.BOT_COMMAND]).items():
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.BOT_COMMAND]
+    entities = message.parse_entities(kinds) if message.text is not None else message.parse_caption_entities(kinds)
+    for entity, value in entities.items():
         if entity.type == MessageEntity.MENTION and value.lower() == f"@{policy.bot_username.lower()}":
             return True
         if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
