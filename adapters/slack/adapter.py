@@ -2,7 +2,8 @@
 
 Thin: `convert` turns events into IncomingMessages, `formatting` turns Replies into Block Kit, and
 `commands` parses `/storebot`. Every request is acknowledged at once; the answer follows, behind a
-"thinking…" placeholder when it is slow.
+"thinking…" placeholder when it is slow. A failure in any listener reaches one error handler
+(`_on_error`): logged once with the request's id, the person gets `FAILED`, and Slack gets a 200.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -37,6 +40,8 @@ THINKING = "Thinking…"
 PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
                     "missing_scope", "thread_not_found"}
 FAILED = "Sorry, something went wrong on my side. Please try again in a moment."
+ACK_POLL_S = 0.05  # > slack-bolt's 10 ms poll for a listener's ack (see `_on_error`)
+APOLOGIZED = "storebot_apologized"  # set in a request's context once the person has seen FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,7 @@ class SlackAdapter:
             self.app.action(action)(self._on_feedback)
         self.app.action("storebot_resolve")(self._on_resolve_button)
         self.app.command(config.command)(self._on_command)
+        self.app.error(self._on_error)
         self._relay: asyncio.Task[None] | None = None
         self._names: dict[str, str] = {}
         self._services: Services | None = None
@@ -130,24 +136,69 @@ class SlackAdapter:
             if handoff is not None:  # "@storebot resolve" inside a handoff thread
                 await self._resolve(handoff.id, msg.user_id, target)
                 return
-        await self._answer(msg, target)
+        await self._answer(msg, target, context)
 
-    async def _answer(self, msg: IncomingMessage, target: SlackTarget) -> None:
+    async def _answer(self, msg: IncomingMessage, target: SlackTarget, context: dict[str, Any]) -> None:
         answering = asyncio.create_task(self._core.engine.handle(msg))
         done, _ = await asyncio.wait({answering}, timeout=self._config.placeholder_after_s)
         placeholder = None if done else await self._post(target, THINKING, notice_blocks(THINKING))
         try:
             reply = await answering
         except Exception:
-            log.exception("answering %s failed", msg.event_id)
-            await self._send(target, placeholder, FAILED, notice_blocks(FAILED))
-            return
+            if placeholder is not None:  # the apology replaces "Thinking…"; `_on_error` logs the failure
+                await self._send(target, placeholder, FAILED, notice_blocks(FAILED))
+                context[APOLOGIZED] = True
+            raise
         if reply is None:  # a duplicate delivery, or a user over the rate limit
             if placeholder is not None:
                 await self.client.chat_delete(channel=target.channel, ts=placeholder)
             return
         for number, message in enumerate(to_slack_messages(reply, msg.conversation_id)):
             await self._send(target, placeholder if number == 0 else None, message.text, message.blocks)
+
+    # Any listener's failure ------------------------------------------------------------------------
+
+    async def _on_error(self, error: Exception, body: dict[str, Any], context: AsyncBoltContext,
+                        respond: AsyncRespond | None, response: BoltResponse | None) -> BoltResponse | None:
+        """Bolt's global error handler. Listeners ack first, so Slack has its 200 already (`response` is
+        None); a failure before the ack would answer 500 and Slack would redeliver the same doomed event,
+        so the ack here is a 200 — with the apology as the ephemeral reply of a slash command."""
+        log.error("Slack %s failed", _describe(body), exc_info=error)
+        if context.get(APOLOGIZED):
+            if response is None:
+                await asyncio.sleep(ACK_POLL_S)  # see below
+                return None
+            return BoltResponse(status=200, body="")
+        is_command = "command" in body and "event" not in body
+        if response is not None and is_command:
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": FAILED})
+        try:
+            await self._apologize(body, context, respond)
+        except Exception as err:  # Slack itself unreachable: nothing more to tell anyone
+            log.warning("cannot apologize for the failed Slack %s: %s", _describe(body), err)
+        if response is None:
+            # Acknowledged already. Bolt (1.30) then sets `ack.response = None` once this handler returns,
+            # while its dispatcher polls `ack.response` every 10 ms: a listener failing within 10 ms of its
+            # ack would turn the 200 into a 3 s wait and a 404. Outlasting one poll lets the 200 go out.
+            await asyncio.sleep(ACK_POLL_S)
+            return None
+        return BoltResponse(status=200, body="")
+
+    async def _apologize(self, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond | None) -> None:
+        event = body.get("event")
+        if isinstance(event, dict):
+            bot_user = context.get("bot_user_id")
+            converted = from_event(event, bot_user)
+            staff = thread_reply_of(event, bot_user)
+            if converted is not None:
+                await self._post(converted[1], FAILED, notice_blocks(FAILED))
+            elif staff is not None:  # a staff reply in a handoff thread that was not relayed
+                channel, thread_ts = staff.thread.split(":", 1)
+                await self.client.chat_postEphemeral(channel=channel, thread_ts=thread_ts, user=staff.user,
+                                                     text=FAILED, blocks=notice_blocks(FAILED))
+        elif respond is not None:  # buttons and slash commands: privately, through the response URL
+            await respond(text=FAILED, blocks=notice_blocks(FAILED), response_type="ephemeral",
+                          replace_original=False)
 
     async def _post(self, target: SlackTarget, text: str, blocks: Any) -> str:
         response = await self.client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, text=text,
@@ -327,6 +378,22 @@ class SlackAdapter:
             log.warning("cannot read ops user group %s: %s", self._config.ops_usergroup, err)
             return False
         return user in (members.get("users") or [])
+
+
+def _describe(body: dict[str, Any]) -> str:
+    """What failed, for the log: the event id, or the action / command and who sent it."""
+    event, user = body.get("event"), body.get("user")
+    if isinstance(event, dict):
+        return (f"event {body.get('event_id', '?')} ({event.get('type')} from {event.get('user', '?')} in "
+                f"{event.get('channel', '?')})")
+    if isinstance(user, dict) and body.get("actions"):
+        actions = ",".join(str(a.get("action_id")) for a in body["actions"])
+        return f"action {actions} by {user.get('id', '?')} (trigger {body.get('trigger_id', '?')})"
+    if "command" in body:
+        subcommand = str(body.get("text") or "").split(" ")[0]  # not the rest: an `ask` is the person's words
+        return (f"command {body.get('command')} {subcommand!r} by {body.get('user_id', '?')} in "
+                f"{body.get('channel_id', '?')} (trigger {body.get('trigger_id', '?')})")
+    return f"request {body.get('type', '?')} by {user.get('id', '?') if isinstance(user, dict) else user}"
 
 
 def create(settings: Settings) -> SlackAdapter:
