@@ -31,6 +31,10 @@ class SlackApiStandIn:
         self.usergroups: dict[str, list[str]] = {}
         self.display_names: dict[str, str] = {}  # users.info
         self.fail: dict[str, str] = {}  # method → Slack error code returned on every call
+        self.rate_limit_every: dict[str, int] = {}  # method → every Nth call is a 429 with `Retry-After: 1`
+        self.unavailable: dict[str, int] = {}  # method → how many of its next calls get a 503
+        self.refused: list[tuple[str, int]] = []  # (method, status) of the calls answered 429 / 503
+        self._attempts: dict[str, int] = {}
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -88,6 +92,15 @@ class SlackApiStandIn:
         else:
             params = dict(await request.post())
             params = {k: _maybe_json(v) for k, v in params.items()}
+        attempt = self._attempts[method] = self._attempts.get(method, 0) + 1
+        if self.unavailable.get(method, 0) > 0:
+            self.unavailable[method] -= 1
+            self.refused.append((method, 503))
+            return web.Response(status=503, text="service unavailable")
+        every = self.rate_limit_every.get(method)
+        if every and attempt % every == 0:
+            self.refused.append((method, 429))
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
         self.calls.append((method, params))
         if method in self.fail:
             return web.json_response({"ok": False, "error": self.fail[method]})

@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.commands import OPS_ONLY, REFUSED, Command, parse_command, usage
 from adapters.slack.convert import SlackTarget, ThreadReply, from_event, thread_reply_of
 from adapters.slack.formatting import FEEDBACK_ACTIONS, escape, handoff_blocks, notice_blocks, to_slack_messages
+from adapters.slack.http import retry_handlers, web_app
 from bot.handoff import Handoff
 from bot.knowledge_ops import describe_reload, describe_rollback, describe_status
 from bot.outbox import Delivery, Undeliverable, start_consuming
@@ -63,10 +64,11 @@ class SlackConfig:
 class SlackAdapter:
     def __init__(self, config: SlackConfig) -> None:
         self._config = config
-        self.client = AsyncWebClient(token=config.bot_token, base_url=config.api_base_url or AsyncWebClient.BASE_URL)
-        socket_mode = bool(config.app_token)
+        self.client = AsyncWebClient(token=config.bot_token, base_url=config.api_base_url or AsyncWebClient.BASE_URL,
+                                     retry_handlers=retry_handlers())
+        # Over HTTP, `http.web_app` verifies every request before Bolt sees it (Bolt's verifier logs bodies).
         self.app = AsyncApp(client=self.client, signing_secret=config.signing_secret or None,
-                            request_verification_enabled=not socket_mode)
+                            request_verification_enabled=False)
         self.app.event("app_mention")(self._on_message)
         self.app.event("message")(self._on_message)
         for action in FEEDBACK_ACTIONS:
@@ -91,7 +93,7 @@ class SlackAdapter:
             self._socket = AsyncSocketModeHandler(self.app, self._config.app_token)
             await self._socket.connect_async()
             return
-        self._runner = web.AppRunner(self.app.web_app(self._config.events_path, self._config.port))
+        self._runner = web.AppRunner(web_app(self.app, self._config.events_path, self._config.signing_secret))
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._config.host, self._config.port)
         await site.start()

@@ -1,0 +1,149 @@
+"""Slack over HTTP at its edges: no answer lost to a 429 or a 503 from the Web API, and every request
+that is not Slack's refused with a 4xx and one log line — never its body, never a traceback.
+
+Real Bolt behind the adapter's gate, the Web API stand-in, the engine on real Redis with an echoing answerer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from adapters.slack.adapter import SlackAdapter, SlackConfig
+from bot.engine import Engine, StoreInfo
+from bot.feedback import FeedbackStore
+from bot.services import Services
+from bot.state import RedisState
+from bot.types import Reply, Turn
+from tests.slack_standin import SIGNING_SECRET, SlackApiStandIn, direct_message, event_body
+
+MARKER = "SECRET-BODY-MARKER-7f3a"
+
+
+@dataclass
+class Echo:
+    questions: list[str] = field(default_factory=list)
+
+    async def answer(self, question: str, history: tuple[Turn, ...]) -> Reply:
+        self.questions.append(question)
+        return Reply(f"Answer to: {question}")
+
+
+@dataclass
+class Rig:
+    api: SlackApiStandIn
+    echo: Echo
+    url: str
+    session: aiohttp.ClientSession
+
+    async def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        async with self.session.post(self.url, data=body, headers=headers) as response:
+            return response.status, await response.text()
+
+
+@pytest.fixture
+async def rig(redis_url: str) -> AsyncIterator[Rig]:
+    api = SlackApiStandIn()
+    await api.start()
+    redis = Redis.from_url(redis_url)
+    echo = Echo()
+    engine = Engine(RedisState(redis, 10, 3600, 100, 600), echo, StoreInfo("Test Shop", "Hello!"),
+                    FeedbackStore(redis))
+    adapter = SlackAdapter(SlackConfig("xoxb-test", SIGNING_SECRET, api_base_url=api.api_url, port=0,
+                                       placeholder_after_s=5))
+    await adapter.start(Services(engine, None))  # type: ignore[arg-type]  # no ops commands here
+    session = aiohttp.ClientSession()
+    try:
+        yield Rig(api, echo, f"http://127.0.0.1:{adapter.port}/slack/events", session)
+    finally:
+        await session.close()
+        await adapter.stop()
+        await api.stop()
+        await redis.aclose()
+
+
+def _sign(body: bytes, stamp: str | None = None, secret: str = SIGNING_SECRET,
+          content_type: str = "application/json") -> dict[str, str]:
+    stamp = stamp or str(int(time.time()))
+    digest = hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}", "Content-Type": content_type}
+
+
+def _fresh(prefix: str) -> str:
+    return f"{prefix}{random.randrange(10**8, 10**9)}"
+
+
+async def test_429s_and_503s_from_slack_lose_no_answer(rig: Rig) -> None:
+    rig.api.rate_limit_every["chat.postMessage"] = 5
+    channel = _fresh("D")
+    for number in range(10):
+        if number == 6:  # this answer meets 503, 503, then a 429
+            rig.api.unavailable["chat.postMessage"] = 2
+        body = event_body(direct_message(channel, "UBOB", f"question {number}", f"{time.time():.6f}"))
+        status, _ = await rig.post(body.encode(), _sign(body.encode()))
+        assert status == 200
+        await rig.api.wait_for("chat.postMessage", lambda p: p["channel"] == channel, count=number + 1, within=20)
+    posted = rig.api.called("chat.postMessage", lambda p: p["channel"] == channel)
+    assert [p["text"] for p in posted] == [f"Answer to: question {n}" for n in range(10)]
+    assert rig.api.refused == [("chat.postMessage", 429), ("chat.postMessage", 503), ("chat.postMessage", 503),
+                               ("chat.postMessage", 429)]
+
+
+def _bulk() -> str:
+    return (MARKER + " ") * (100_000 // (len(MARKER) + 1))
+
+
+def _json_event() -> bytes:
+    return event_body(direct_message(_fresh("D"), "UMALLORY", _bulk(), f"{time.time():.6f}")).encode()
+
+
+def _bad_json() -> bytes:
+    return ('{"type": "event_callback", "event": {"text": "' + _bulk()).encode()
+
+
+def _bad_payload() -> bytes:
+    return ("payload=" + '{"type": "block_actions", "x": "' + _bulk()).encode()
+
+
+CASES: dict[str, tuple[int, bytes, dict[str, str]]] = {
+    "invalid JSON": (400, _bad_json(), {}),
+    "a form whose payload is invalid JSON": (400, _bad_payload(),
+                                             {"Content-Type": "application/x-www-form-urlencoded"}),
+    "not UTF-8": (400, b"\xff\xfe{" + _bulk().encode() + b"\xc3\x28", {}),
+    "a JSON array": (400, json.dumps([_bulk()]).encode(), {}),
+    "an object not shaped like Slack's": (400, json.dumps({"authorizations": 5, "text": _bulk()}).encode(), {}),
+    "a timestamp that is not an integer": (401, _json_event(), {"X-Slack-Request-Timestamp": "12.5e9"}),
+    "a stale timestamp": (401, _json_event(), {"X-Slack-Request-Timestamp": str(int(time.time()) - 3600)}),
+    "no signature": (401, _json_event(), {"X-Slack-Signature": ""}),
+    "a wrong signature": (401, _json_event(), {"X-Slack-Signature": "v0=" + "0" * 64}),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_a_malformed_or_forged_request_is_a_4xx_logged_in_one_line_without_its_body(
+    case: str, rig: Rig, caplog: pytest.LogCaptureFixture,
+) -> None:
+    expected, body, overrides = CASES[case]
+    headers = _sign(body, content_type=overrides.get("Content-Type", "application/json"))
+    if "X-Slack-Request-Timestamp" in overrides:  # signed with that timestamp, so only the timestamp is wrong
+        headers = _sign(body, overrides["X-Slack-Request-Timestamp"])
+    headers |= {k: v for k, v in overrides.items() if k == "X-Slack-Signature"}
+    with caplog.at_level(logging.DEBUG):
+        status, text = await rig.post(body, headers)
+    assert status == expected and MARKER not in text
+    assert MARKER not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info is not None or r.levelno >= logging.ERROR]
+    [line] = [r for r in caplog.records if r.name == "adapters.slack.http"]
+    assert "POST /slack/events" in line.getMessage() and f"{len(body)} bytes" in line.getMessage()
+    assert not rig.echo.questions
+    assert not [c for c in rig.api.calls if c[0] != "auth.test"] and not rig.api.refused
