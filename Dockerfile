@@ -16,7 +16,7 @@ COPY knowledge ./knowledge
 COPY adapters ./adapters
 # The model is exported to ONNX here, once, so containers start and answer without exporting it.
 RUN pip install . \
-    && python -c "from pathlib import Path; from knowledge.embedding import SentenceTransformerEmbedder as E; \
+    && python -c "from pathlib import Path; from knowledge.index.embedding import SentenceTransformerEmbedder as E; \
 print(E(onnx_cache=Path('/app/onnx')).embed(['ok']).shape)"
 
 RUN useradd --create-home --uid 10001 storebot && mkdir -p /data && chown storebot /data

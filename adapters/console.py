@@ -7,8 +7,8 @@ import getpass
 
 from rich.console import Console
 
-from bot.services import Services
-from bot.settings import Settings
+from bot.app.services import Services
+from bot.app.settings import Settings
 from bot.types import IncomingMessage
 
 

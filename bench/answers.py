@@ -28,8 +28,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from llama_index.core import SimpleDirectoryReader, VectorStoreIndex
 
 from bench.anchor import _embed_model
-from bot.conversation_spec import Spec, TurnSpec, load_spec
-from bot.conversation_tests import (
+from bot.app.settings import Settings, load_settings
+from bot.app.wiring import build_options, make_cache, make_embedder, make_store, running_engine
+from bot.ops.conversation_spec import Spec, TurnSpec, load_spec
+from bot.ops.conversation_tests import (
     BUCKET_LABELS,
     BUCKETS,
     Bucket,
@@ -42,11 +44,9 @@ from bot.conversation_tests import (
     score_turn,
     summarize,
 )
-from bot.settings import Settings, load_settings
 from bot.types import Citation, Reply
-from bot.wiring import build_options, make_cache, make_embedder, make_store, running_engine
-from knowledge.builder import build_version
-from knowledge.versions import Manifest
+from knowledge.index.builder import build_version
+from knowledge.index.versions import Manifest
 
 KINDS = ("price", "variant_price", "options", "variant_exists", "sku", "stock", "details", "superlative",
          "under_price", "policy", "smalltalk", "decline", "followup")

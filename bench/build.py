@@ -48,7 +48,7 @@ def _cpu() -> float:
 def _child(kind: str, args: list[str]) -> Result:
     base = _mb()
     if kind in ("load", "profile"):
-        from knowledge.loader import LoadOptions, load_sources, warning_counts
+        from knowledge.sources.loader import LoadOptions, load_sources, warning_counts
         base = _mb()
         if kind == "profile":
             profile, started = cProfile.Profile(), time.perf_counter()
@@ -63,9 +63,9 @@ def _child(kind: str, args: list[str]) -> Result:
                 "variants": sum(len(p.variants) for p in src.products), "documents": len(src.documents),
                 "warnings": warning_counts(src.warnings)}
     if kind == "build":
-        from knowledge.builder import BuildOptions, build_version
-        from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-        from knowledge.versions import VersionStore
+        from knowledge.index.builder import BuildOptions, build_version
+        from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+        from knowledge.index.versions import VersionStore
         embedder = SentenceTransformerEmbedder()
         with tempfile.TemporaryDirectory() as tmp:
             cache = EmbeddingCache(Path(tmp) / "cache.sqlite")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from knowledge.builder import build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.evaluation import stage_product_qa
-from knowledge.live import IndexHandle
-from knowledge.versions import VersionStore
+from knowledge.eval.evaluation import stage_product_qa
+from knowledge.index.builder import build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.versions import VersionStore
 
 
 def product_qa_questions(eval_dir: Path) -> list[str]:

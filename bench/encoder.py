@@ -19,10 +19,10 @@ import numpy as np
 
 from bench.catalogue import product_qa_questions
 from bench.retrieval import _build
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.evaluation import evaluate_product_qa, evaluate_store_faq, stage_product_qa, stage_store_faq
-from knowledge.onnx_export import ONNX_VARIANTS
-from knowledge.retrieval import HybridRetriever
+from knowledge.eval.evaluation import evaluate_product_qa, evaluate_store_faq, stage_product_qa, stage_store_faq
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.onnx_export import ONNX_VARIANTS
+from knowledge.index.retrieval import HybridRetriever
 
 QUESTIONS = 400
 

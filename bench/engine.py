@@ -25,10 +25,10 @@ from bench.catalogue import clean_up, product_qa_index, product_qa_questions
 from bench.redis_trips import TripCounter, describe
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
-from bot.state import RedisState
+from bot.store.memory import RedisState
 from bot.types import Answerer, IncomingMessage
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.retrieval import HybridRetriever
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.retrieval import HybridRetriever
 
 SHOPPERS = 50
 MESSAGES_EACH = 20

@@ -27,10 +27,10 @@ from bench.catalogue import product_qa_index, product_qa_questions
 from bot.answerers.facts import FactAnswerer
 from bot.answerers.query_engine import FactQueryEngine
 from bot.types import Reply, Turn
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.postprocess import ConfidencePostprocessor
-from knowledge.retrieval import HybridRetriever
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.postprocess import ConfidencePostprocessor
+from knowledge.index.retrieval import HybridRetriever
 
 TOP_K = 5
 EMPTY_CALLS = 20_000

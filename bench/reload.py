@@ -27,17 +27,17 @@ from redis.asyncio import Redis
 from bench.catalogue import clean_up, product_qa_questions
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
-from bot.knowledge_ops import KnowledgeOps, ReloadResult
-from bot.reload import follow_reloads
-from bot.state import RedisState
+from bot.ops.kb import KnowledgeOps, ReloadResult
+from bot.ops.reload import follow_reloads
+from bot.store.memory import RedisState
 from bot.tasks import cancel_and_wait
 from bot.types import IncomingMessage
-from knowledge.builder import BuildOptions, build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.evaluation import stage_product_qa
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from knowledge.eval.evaluation import stage_product_qa
+from knowledge.index.builder import BuildOptions, build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 
 SHOPPERS = 4
 BASELINE_S = 15.0

@@ -22,20 +22,20 @@ import numpy as np
 from llama_index.core.schema import TextNode
 
 from bench.anchor import run_product_qa_anchor, run_store_faq_anchor
-from knowledge.builder import build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.evaluation import (
+from knowledge.eval.evaluation import (
     evaluate_product_qa,
     evaluate_store_faq,
     rank_figures,
     stage_product_qa,
     stage_store_faq,
 )
-from knowledge.hybrid import HybridIndex
-from knowledge.live import IndexHandle
-from knowledge.nodes import SearchKey
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import Manifest, VersionStore
+from knowledge.index.builder import build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.hybrid import HybridIndex
+from knowledge.index.live import IndexHandle
+from knowledge.index.nodes import SearchKey
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import Manifest, VersionStore
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -33,9 +33,9 @@ from adapters.telegram.adapter import TelegramAdapter, WebhookConfig
 from bench.catalogue import clean_up, product_qa_index, product_qa_questions
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
-from bot.state import RedisState
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.retrieval import HybridRetriever
+from bot.store.memory import RedisState
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.retrieval import HybridRetriever
 from tests.telegram_standin import BotApiStandIn, text_update
 
 SHOPPERS = 50

@@ -20,10 +20,10 @@ from redis.asyncio import Redis
 from bench.catalogue import clean_up, product_qa_index, product_qa_questions
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
-from bot.state import RedisState
+from bot.store.memory import RedisState
 from bot.types import IncomingMessage
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.retrieval import HybridRetriever, Passage
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.retrieval import HybridRetriever, Passage
 
 SHOPPERS = 50
 MESSAGES_EACH = 6

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot import messages
-from bot.activity import ActivityLog
-from bot.feedback import FeedbackStore
-from bot.handoff import HandoffDesk, open_key
+from bot.handoff.desk import HandoffDesk, open_key
+from bot.store.activity import ActivityLog
+from bot.store.feedback import FeedbackStore
 from bot.types import Admission, Answerer, ConversationState, IncomingMessage, Reply, Turn
 
 log = logging.getLogger(__name__)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
-from knowledge.retrieval import Passage
-
-if TYPE_CHECKING:
-    from bot.services import Services
+from knowledge.index.retrieval import Passage
 
 Role = Literal["shopper", "bot"]
 
@@ -126,11 +123,3 @@ class ConversationState(Protocol):
 
 class MessageHandler(Protocol):
     async def handle(self, msg: IncomingMessage) -> Reply | None: ...
-
-
-class Adapter(Protocol):
-    """A platform adapter: turns platform events into IncomingMessages and Replies back."""
-
-    async def run(self, services: Services) -> None: ...
-
-

@@ -10,8 +10,8 @@ import pytest
 from llama_index.core import Settings as LlamaSettings
 from redis.asyncio import Redis
 
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder, default_onnx_cache
-from knowledge.versions import VersionStore
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder, default_onnx_cache
+from knowledge.index.versions import VersionStore
 from tests.redis_server import RedisServer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -100,7 +100,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 def built_store(tiny_source: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder,
                 embedding_cache: EmbeddingCache) -> VersionStore:
-    from knowledge.builder import BuildOptions, build_version
+    from knowledge.index.builder import BuildOptions, build_version
 
     store = VersionStore(tmp_path / "kb")
     build_version(tiny_source, store, embedder, embedding_cache, BuildOptions(faq_threshold=0.5))

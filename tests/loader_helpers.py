@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.loader import LoadOptions, load_sources
-from knowledge.records import LoadedSources, SourceError
+from knowledge.sources.loader import LoadOptions, load_sources
+from knowledge.sources.records import LoadedSources, SourceError
 from tests.conftest import write_tree as write
 
 # A minimal valid FAQ so tests about other folders have something to load.

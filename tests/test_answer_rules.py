@@ -11,9 +11,9 @@ from bot.answerers.grounding import fact_block, unsupported_figures
 from bot.answerers.intents import CatalogueAsk, catalogue_ask, facets, variant_ask
 from bot.answerers.phrasing import money, size_span
 from bot.answerers.smalltalk import small_talk_kind
-from knowledge.catalog import Catalog
-from knowledge.product_match import ProductMatcher
-from knowledge.records import Origin, ProductOption, ProductRecord, Variant
+from knowledge.index.catalog import Catalog
+from knowledge.index.product_match import ProductMatcher
+from knowledge.sources.records import Origin, ProductOption, ProductRecord, Variant
 
 
 def product(pid: str, title: str, price: str, colours: tuple[str, ...] = ("Black", "Gray"),

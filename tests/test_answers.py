@@ -11,14 +11,14 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.answerers.facts import FactAnswerer
+from bot.app.settings import DEMO_STORE
 from bot.engine import Engine, StoreInfo
-from bot.settings import DEMO_STORE
-from bot.state import RedisState
-from knowledge.builder import BuildOptions, build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from bot.store.memory import RedisState
+from knowledge.index.builder import BuildOptions, build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.testbot import TestBot
 
 MARKUP = re.compile(r"(^|\n)\s*(#|[-*] )|\*\*|</?[a-z]+[ >]|\]\(")

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from knowledge.batching import QueryBatcher
-from knowledge.embedding import Vectors
+from knowledge.index.batching import QueryBatcher
+from knowledge.index.embedding import Vectors
 
 
 async def test_concurrent_questions_share_batches_and_get_their_own_vectors() -> None:

@@ -6,7 +6,7 @@ import random
 import re
 import time
 
-from knowledge.chunking import chunk_text, sentences
+from knowledge.sources.chunking import chunk_text, sentences
 
 NUMBER = re.compile(r"\$?\d[\d,]*(?:\.\d+)?")
 

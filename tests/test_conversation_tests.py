@@ -9,10 +9,10 @@ from typing import cast
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.conversation_spec import Expect, SpecError, load_spec, parse_spec
-from bot.conversation_tests import amount, bucket_of, check_reply, mentions, product_matches, run_spec, slug
+from bot.cli.main import app
 from bot.engine import Engine
+from bot.ops.conversation_spec import Expect, SpecError, load_spec, parse_spec
+from bot.ops.conversation_tests import amount, bucket_of, check_reply, mentions, product_matches, run_spec, slug
 from bot.types import Citation, IncomingMessage, Reply
 
 runner = CliRunner()

@@ -12,12 +12,12 @@ from bot import messages
 from bot.answerers.facts import FactAnswerer
 from bot.answerers.replies import DECLINE
 from bot.engine import Engine, StoreInfo
-from bot.state import RedisState
+from bot.store.memory import RedisState
 from bot.types import IncomingMessage
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.testbot import TestBot
 
 
@@ -165,7 +165,7 @@ async def test_binary_garbage_gets_a_reply_not_an_exception(testbot: TestBot) ->
 
 
 async def test_forget_also_erases_the_users_feedback(redis: Redis, retriever: HybridRetriever) -> None:
-    from bot.feedback import FEEDBACK_STREAM, FeedbackStore
+    from bot.store.feedback import FEEDBACK_STREAM, FeedbackStore
 
     state = RedisState(redis, memory_turns=10, memory_ttl_s=3600, rate_per_minute=100, dedupe_ttl_s=600)
     bot = TestBot(Engine(state, FactAnswerer(retriever), StoreInfo("Shop", "Hi"), FeedbackStore(redis)))

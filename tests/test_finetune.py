@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from knowledge.builder import build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.finetune import MANIFEST, MIN_PAIRS, STAGING_PREFIX, FineTuneError, FineTuneOptions, fine_tune
-from knowledge.live import IndexHandle, ModelMismatchError
-from knowledge.loader import load_sources
-from knowledge.versions import VersionStore
+from bot.cli.main import app
+from knowledge.eval.finetune import MANIFEST, MIN_PAIRS, STAGING_PREFIX, FineTuneError, FineTuneOptions, fine_tune
+from knowledge.index.builder import build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle, ModelMismatchError
+from knowledge.index.versions import VersionStore
+from knowledge.sources.loader import load_sources
 from tests.conftest import TINY_FAQ, write_tree
 
 PHRASINGS = {

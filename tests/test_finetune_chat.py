@@ -12,12 +12,12 @@ import pytest
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
-from bot.activity import ActivityLog
-from bot.answer_llm import SYSTEM_PROMPT
-from bot.cli import app
-from bot.feedback import FeedbackStore
-from bot.finetune_chat import MIN_EXAMPLES, DatasetError, validate
-from bot.settings import load_settings
+from bot.answerers.llm import SYSTEM_PROMPT
+from bot.app.settings import load_settings
+from bot.cli.main import app
+from bot.store.activity import ActivityLog
+from bot.store.feedback import FeedbackStore
+from bot.training.finetune_chat import MIN_EXAMPLES, DatasetError, validate
 from bot.types import Turn
 from tests.openai_finetune_standin import FineTuningStandIn
 

@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 
 from bot import messages
 from bot.engine import Engine, StoreInfo
-from bot.local_state import LocalState
-from bot.state import RedisState
+from bot.store.local import LocalState
+from bot.store.memory import RedisState
 from bot.types import ConversationState, IncomingMessage, Reply, Turn
 
 PLATFORM = "telegram"

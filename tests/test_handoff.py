@@ -21,22 +21,22 @@ from redis.asyncio import Redis
 from adapters.slack.adapter import SlackAdapter, SlackConfig
 from adapters.telegram.adapter import TelegramAdapter
 from bot import messages
-from bot.activity import ActivityLog
 from bot.answerers.facts import FactAnswerer
 from bot.answerers.replies import DECLINE
+from bot.app.services import Services
 from bot.engine import Engine, StoreInfo
-from bot.feedback import FeedbackStore
-from bot.handoff import HandoffDesk, HandoffPolicy
-from bot.knowledge_ops import KnowledgeOps
-from bot.outbox import Outbox
-from bot.report import Reports
-from bot.services import Services
-from bot.state import RedisState
-from knowledge.builder import BuildOptions
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from bot.handoff.desk import HandoffDesk, HandoffPolicy
+from bot.handoff.outbox import Outbox
+from bot.ops.kb import KnowledgeOps
+from bot.ops.reports import Reports
+from bot.store.activity import ActivityLog
+from bot.store.feedback import FeedbackStore
+from bot.store.memory import RedisState
+from knowledge.index.builder import BuildOptions
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.slack_standin import SIGNING_SECRET, SignedPoster, SlackApiStandIn, action_body
 from tests.telegram_standin import BotApiStandIn, button_press, text_update
 

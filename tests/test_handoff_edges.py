@@ -11,17 +11,17 @@ import pytest
 from redis.asyncio import Redis
 
 from bot import messages
-from bot.activity import ActivityLog
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
-from bot.feedback import FeedbackStore
-from bot.handoff import HandoffDesk, HandoffPolicy
-from bot.outbox import Outbox, outbox_stream
-from bot.state import RedisState
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from bot.handoff.desk import HandoffDesk, HandoffPolicy
+from bot.handoff.outbox import Outbox, outbox_stream
+from bot.store.activity import ActivityLog
+from bot.store.feedback import FeedbackStore
+from bot.store.memory import RedisState
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.testbot import TestBot
 
 PLATFORM = "edge-cases"  # a shopper platform no adapter in the test run consumes

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.product_loader import CatalogFields, ProductsRead, load_product_file
-from knowledge.records import ProductOption, ProductRecord, SourceError
 from knowledge.sources.prices import Price, parse_price
+from knowledge.sources.product_loader import CatalogFields, ProductsRead, load_product_file
+from knowledge.sources.records import ProductOption, ProductRecord, SourceError
 
 STORE = Path(__file__).resolve().parent / "store_exports"
 DEMO = Path(__file__).resolve().parents[1] / "knowledge/demo_store/products"

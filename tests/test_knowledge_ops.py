@@ -7,10 +7,10 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bot.knowledge_ops import KnowledgeOps
-from knowledge.builder import BuildOptions
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.versions import VersionStore
+from bot.ops.kb import KnowledgeOps
+from knowledge.index.builder import BuildOptions
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.versions import VersionStore
 from tests.conftest import write_tree
 
 

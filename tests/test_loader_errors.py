@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.loader import load_sources
-from knowledge.records import SourceError
+from knowledge.sources.loader import load_sources
+from knowledge.sources.records import SourceError
 from tests.loader_helpers import BASE_FAQ, assert_error, load, load_error, write
 
 # --- Bad input ---------------------------------------------------------------------------------

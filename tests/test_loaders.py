@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from knowledge.records import Origin
+from knowledge.sources.records import Origin
 from tests.loader_helpers import BASE_FAQ, load
 
 # --- FAQ happy paths -------------------------------------------------------------------------

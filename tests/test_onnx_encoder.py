@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.settings import load_settings
-from bot.wiring import make_embedder
-from knowledge import onnx_export
-from knowledge.builder import build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.onnx_export import SERVED_VARIANTS, OnnxVariant
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from bot.app.settings import load_settings
+from bot.app.wiring import make_embedder
+from knowledge.index import onnx_export
+from knowledge.index.builder import build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.onnx_export import SERVED_VARIANTS, OnnxVariant
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 
 TEXTS = [
     "how much is the summit pro tent?",

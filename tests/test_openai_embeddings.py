@@ -12,11 +12,11 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from bot.settings import load_settings
-from bot.wiring import make_embedder
-from knowledge.builder import build_version
-from knowledge.embedding import EmbeddingCache, OpenAIEmbedder
-from knowledge.versions import VersionStore
+from bot.app.settings import load_settings
+from bot.app.wiring import make_embedder
+from knowledge.index.builder import build_version
+from knowledge.index.embedding import EmbeddingCache, OpenAIEmbedder
+from knowledge.index.versions import VersionStore
 
 DIMS = 8
 

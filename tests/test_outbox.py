@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.outbox import DEAD_LETTERS, Delivery, Outbox, Undeliverable
+from bot.handoff.outbox import DEAD_LETTERS, Delivery, Outbox, Undeliverable
 from bot.tasks import cancel_and_wait
 from tests.redis_server import RedisServer
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.faq_loader import load_faq_file, markdown_faq_entries, reads_as_question
+from knowledge.sources.faq_loader import load_faq_file, markdown_faq_entries, reads_as_question
 from knowledge.sources.pages import PagesRead, load_page_file
 
 STORE_PAGES = Path(__file__).resolve().parent / "store_exports/pages"

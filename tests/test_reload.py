@@ -12,14 +12,14 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from bot.knowledge_ops import KnowledgeOps
-from bot.reload import CURRENT_KEY, RELOAD_CHANNEL, announce, follow_reloads
+from bot.ops.kb import KnowledgeOps
+from bot.ops.reload import CURRENT_KEY, RELOAD_CHANNEL, announce, follow_reloads
 from bot.tasks import cancel_and_wait
-from knowledge.builder import BuildOptions, build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from knowledge.index.builder import BuildOptions, build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.conftest import write_tree
 from tests.redis_server import RedisServer
 

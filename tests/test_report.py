@@ -9,20 +9,20 @@ import pytest
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
-from bot.activity import ActivityLog
 from bot.answerers.facts import FactAnswerer
-from bot.cli import app
+from bot.cli.main import app
 from bot.engine import Engine, StoreInfo
-from bot.feedback import FeedbackStore
-from bot.handoff import HandoffDesk, HandoffPolicy
-from bot.outbox import Outbox
-from bot.report import Reports, describe, groups_csv, write_candidates
-from bot.state import RedisState
-from knowledge.builder import BuildOptions, build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from bot.handoff.desk import HandoffDesk, HandoffPolicy
+from bot.handoff.outbox import Outbox
+from bot.ops.reports import Reports, describe, groups_csv, write_candidates
+from bot.store.activity import ActivityLog
+from bot.store.feedback import FeedbackStore
+from bot.store.memory import RedisState
+from knowledge.index.builder import BuildOptions, build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.testbot import TestBot
 
 PLATFORM = "report-test"  # a shopper platform no adapter in the test run consumes

@@ -13,12 +13,12 @@ from llama_index.core.schema import NodeWithScore, TextNode
 from bot.answerers.facts import FactAnswerer
 from bot.answerers.query_engine import ConversationQuery, FactQueryEngine, reply_of
 from bot.types import Reply, Turn
-from knowledge.builder import BuildOptions, build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.live import IndexHandle, NoIndexError
-from knowledge.postprocess import ConfidencePostprocessor
-from knowledge.retrieval import KIND, SIMILARITY, HybridRetriever, passage_of
-from knowledge.versions import VersionStore
+from knowledge.index.builder import BuildOptions, build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle, NoIndexError
+from knowledge.index.postprocess import ConfidencePostprocessor
+from knowledge.index.retrieval import KIND, SIMILARITY, HybridRetriever, passage_of
+from knowledge.index.versions import VersionStore
 from tests.conftest import write_tree
 
 

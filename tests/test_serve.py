@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import _serve, app, load_adapter
-from bot.settings import load_settings
+from bot.app.settings import load_settings
+from bot.cli.main import _serve, app, load_adapter
 from bot.tasks import cancel_and_wait
 from tests.slack_standin import SIGNING_SECRET, SignedPoster, SlackApiStandIn, mention
 from tests.telegram_standin import BotApiStandIn, text_update

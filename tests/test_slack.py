@@ -17,19 +17,19 @@ from adapters.slack.adapter import THINKING, SlackAdapter, SlackConfig
 from adapters.slack.commands import REFUSED
 from adapters.telegram.adapter import TelegramAdapter
 from bot.answerers.facts import FactAnswerer
+from bot.app.services import Services
 from bot.engine import Engine, StoreInfo
-from bot.feedback import FEEDBACK_STREAM, FeedbackStore
-from bot.knowledge_ops import AUDIT_STREAM, KnowledgeOps, audit_entries
-from bot.reload import follow_reloads
-from bot.services import Services
-from bot.state import RedisState
+from bot.ops.kb import AUDIT_STREAM, KnowledgeOps, audit_entries
+from bot.ops.reload import follow_reloads
+from bot.store.feedback import FEEDBACK_STREAM, FeedbackStore
+from bot.store.memory import RedisState
 from bot.tasks import cancel_and_wait
 from bot.types import Answerer
-from knowledge.builder import BuildOptions
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from knowledge.index.builder import BuildOptions
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.conftest import write_tree
 from tests.delayed_answerer import DelayedAnswerer
 from tests.slack_standin import (

@@ -19,16 +19,16 @@ from redis.asyncio import Redis
 
 from adapters.slack.adapter import FAILED, SlackAdapter, SlackConfig
 from bot.answerers.facts import FactAnswerer
+from bot.app.services import Services
 from bot.engine import Engine, StoreInfo
-from bot.feedback import FeedbackStore
-from bot.knowledge_ops import KnowledgeOps
-from bot.services import Services
-from bot.state import RedisState
-from knowledge.builder import BuildOptions
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from bot.ops.kb import KnowledgeOps
+from bot.store.feedback import FeedbackStore
+from bot.store.memory import RedisState
+from knowledge.index.builder import BuildOptions
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.slack_standin import (
     SIGNING_SECRET,
     SignedPoster,

@@ -20,10 +20,10 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.slack.adapter import SlackAdapter, SlackConfig
+from bot.app.services import Services
 from bot.engine import Engine, StoreInfo
-from bot.feedback import FeedbackStore
-from bot.services import Services
-from bot.state import RedisState
+from bot.store.feedback import FeedbackStore
+from bot.store.memory import RedisState
 from bot.types import Reply, Turn
 from tests.slack_standin import SIGNING_SECRET, SlackApiStandIn, direct_message, event_body
 

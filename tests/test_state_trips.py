@@ -16,12 +16,12 @@ from redis.exceptions import LockNotOwnedError
 
 from bench.redis_trips import TripCounter
 from bot import messages
-from bot.activity import ActivityLog
 from bot.engine import Engine, StoreInfo
-from bot.handoff import HandoffDesk, HandoffPolicy
-from bot.local_state import LocalState
-from bot.outbox import Outbox
-from bot.state import RedisState
+from bot.handoff.desk import HandoffDesk, HandoffPolicy
+from bot.handoff.outbox import Outbox
+from bot.store.activity import ActivityLog
+from bot.store.local import LocalState
+from bot.store.memory import RedisState
 from bot.types import IncomingMessage, Reply, Turn
 
 PLATFORM = "trips"  # a platform no adapter in the test run consumes

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from tests.conftest import write_tree
 
 runner = CliRunner()
@@ -112,7 +112,7 @@ def test_the_demo_store_answers_its_conversation_file(tmp_path: Path, monkeypatc
 
 @pytest.mark.parametrize("export", ["luma_shopify.csv", "woocommerce_sample_products.csv"])
 def test_a_folder_with_only_a_raw_export_loads(tmp_path: Path, export: str) -> None:
-    from knowledge.loader import load_sources
+    from knowledge.sources.loader import load_sources
 
     dev_store = Path(__file__).resolve().parent / "store_exports/products"
     folder = write_tree(tmp_path / "store", {f"products/{export}": (dev_store / export).read_bytes()})

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.settings import SettingsError, load_settings
+from bot.handoff.hours import SupportHours
 from bot.messages import asks_for_human
-from bot.settings import SettingsError, load_settings
-from bot.support_hours import SupportHours
 
 
 def test_support_hours_in_their_time_zone() -> None:
@@ -56,10 +56,10 @@ def test_asking_for_a_person(text: str, wants: bool) -> None:
 async def test_outside_support_hours_the_shopper_is_told_when_to_expect_a_reply(redis_url: str) -> None:
     from redis.asyncio import Redis
 
-    from bot.activity import ActivityLog
-    from bot.handoff import HandoffDesk, HandoffPolicy
+    from bot.handoff.desk import HandoffDesk, HandoffPolicy
+    from bot.handoff.outbox import Outbox
     from bot.messages import HANDOFF_OPENED
-    from bot.outbox import Outbox
+    from bot.store.activity import ActivityLog
 
     redis = Redis.from_url(redis_url)
     try:

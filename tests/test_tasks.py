@@ -9,7 +9,7 @@ import logging
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.handoff import send_reminders
+from bot.handoff.desk import send_reminders
 from bot.tasks import Connected, cancel_and_wait, supervised
 
 

@@ -16,15 +16,15 @@ from redis.asyncio import Redis
 from adapters.telegram import adapter as telegram_adapter
 from adapters.telegram.adapter import BUTTON_FAILED, EXPIRED, ONLY_TEXT, SORRY, TelegramAdapter, create
 from bot.answerers.facts import FactAnswerer
+from bot.app.settings import load_settings
 from bot.engine import Engine, StoreInfo
-from bot.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
-from bot.settings import load_settings
-from bot.state import RedisState
+from bot.store.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
+from bot.store.memory import RedisState
 from bot.types import Citation, IncomingMessage, Reply, Turn
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.delayed_answerer import DelayedAnswerer
 from tests.telegram_standin import BotApiStandIn, button_press, photo_update, text_update
 

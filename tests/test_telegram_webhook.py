@@ -16,11 +16,11 @@ from redis.asyncio import Redis
 from adapters.telegram.adapter import TelegramAdapter, WebhookConfig
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
-from bot.state import RedisState
-from knowledge.embedding import SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import VersionStore
+from bot.store.memory import RedisState
+from knowledge.index.embedding import SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import VersionStore
 from tests.telegram_standin import BotApiStandIn, text_update
 
 SECRET = "s3cret-token"

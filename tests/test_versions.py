@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.builder import build_version
-from knowledge.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.live import IndexHandle
-from knowledge.records import SourceError
-from knowledge.retrieval import HybridRetriever
-from knowledge.versions import Manifest, VersionStore
+from knowledge.index.builder import build_version
+from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
+from knowledge.index.live import IndexHandle
+from knowledge.index.retrieval import HybridRetriever
+from knowledge.index.versions import Manifest, VersionStore
+from knowledge.sources.records import SourceError
 from tests.conftest import TINY_FAQ, write_tree
 
 

@@ -27,12 +27,12 @@ from adapters.slack.commands import OPS_ONLY, REFUSED, Command, parse_command, u
 from adapters.slack.convert import SlackTarget, ThreadReply, from_event, thread_reply_of
 from adapters.slack.formatting import FEEDBACK_ACTIONS, escape, handoff_blocks, notice_blocks, to_slack_messages
 from adapters.slack.http import retry_handlers, web_app
-from bot.handoff import Handoff
-from bot.knowledge_ops import describe_reload, describe_rollback, describe_status
-from bot.outbox import Delivery, Undeliverable, start_consuming
-from bot.report import describe
-from bot.services import Services
-from bot.settings import Settings
+from bot.app.services import Services
+from bot.app.settings import Settings
+from bot.handoff.desk import Handoff
+from bot.handoff.outbox import Delivery, Undeliverable, start_consuming
+from bot.ops.kb import describe_reload, describe_rollback, describe_status
+from bot.ops.reports import describe
 from bot.tasks import cancel_and_wait
 from bot.types import Citation, IncomingMessage
 

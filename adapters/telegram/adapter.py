@@ -26,10 +26,10 @@ from telegram.ext import (
 from adapters.telegram.convert import NOT_TEXT, GroupPolicy, to_incoming
 from adapters.telegram.formatting import MAX_MESSAGE, split_text, to_html_messages
 from bot import messages
+from bot.app.services import Services
+from bot.app.settings import Settings
 from bot.engine import Engine
-from bot.outbox import Delivery, Outbox, Undeliverable, start_consuming
-from bot.services import Services
-from bot.settings import Settings
+from bot.handoff.outbox import Delivery, Outbox, Undeliverable, start_consuming
 from bot.tasks import cancel_and_wait
 from bot.types import IncomingMessage, Reply
 

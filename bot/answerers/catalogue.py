@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from bot.answerers.intents import CatalogueAsk
 from bot.answerers.phrasing import join_words, money, price_text
-from knowledge.records import ProductRecord
+from knowledge.sources.records import ProductRecord
 
 LISTED = 3
 LISTED_UNDER = 5

@@ -4,22 +4,19 @@ answers cut to the sentences that answer — with the conversation's focus for f
 from __future__ import annotations
 
 import re
-from typing import Protocol
 
 from bot.answerers.catalogue import answer_catalogue
 from bot.answerers.intents import POLICY, catalogue_ask, catalogue_words, facets, variant_ask
-from bot.answerers.passages import PassageAnswerer
+from bot.answerers.passages import Knowledge, PassageAnswerer
 from bot.answerers.phrasing import join_words, price_text
 from bot.answerers.products import Context, answer_product
 from bot.answerers.replies import decline, list_reply, product_citation, product_reply
 from bot.answerers.sentences import SentencePicker
 from bot.answerers.smalltalk import small_talk_kind, small_talk_reply
 from bot.types import Focus, Reply, Turn, focus_of
-from knowledge.embedding import Vectors
-from knowledge.live import LiveIndex
-from knowledge.product_match import ProductMatch
-from knowledge.records import ProductRecord
-from knowledge.retrieval import Passage
+from knowledge.index.live import LiveIndex
+from knowledge.index.product_match import ProductMatch
+from knowledge.sources.records import ProductRecord
 
 OVERRIDE_FOCUS = 0.9  # with "it"/"that" in the question, only a near-full title switches product
 SHORT_FOLLOW_UP_WORDS = 4
@@ -33,15 +30,6 @@ _EXISTS = re.compile(r"^(?:do|does|d'you)\s+(?:you|u|ya|y'all)\s+(?:guys\s+)?(?:
 _BARE_THING = re.compile(r"^(?:(?:and|ok|okay|so|also)[, ]+)*(?:what about|how about)?\s*(?:an?|the|some|any)?\s*"
                          r"([a-z][a-z' -]{2,30})\??$", re.IGNORECASE)
 
-
-
-class Knowledge(Protocol):
-    """What the answerer reads: the live version, search and the embedding model (HybridRetriever)."""
-
-    @property
-    def live(self) -> LiveIndex: ...
-    async def asearch(self, query: str, top_k: int = 5) -> list[Passage]: ...
-    async def aembed(self, texts: list[str]) -> Vectors: ...
 
 
 class FactAnswerer:

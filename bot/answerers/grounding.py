@@ -7,7 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from bot.answerers.phrasing import option_phrase, price_text, variant_label
-from knowledge.records import ProductRecord
+from knowledge.sources.records import ProductRecord
 
 MAX_VARIANTS_IN_BLOCK = 12
 _MONEY = re.compile(r"(?:[$€£¥₹]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*\.\d{2}\b|\d[\d,]*(?:\.\d{1,2})?\s?(?:EUR|USD|GBP|"

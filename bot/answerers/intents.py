@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from knowledge.records import ProductRecord
+from knowledge.sources.records import ProductRecord
 
 _PRICE = re.compile(r"\b(?:how much|price[sd]?|pricing|costs?|costing|expensive|cheap|sale|discount(?:ed)?|"
                     r"reduced|deal|offer)\b|[$€£]\s*\?")

@@ -7,7 +7,7 @@ import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bot.answerers.intents import STORE_SERVICE
 from bot.answerers.phrasing import shorten
@@ -15,12 +15,10 @@ from bot.answerers.products import answer_product
 from bot.answerers.replies import decline, product_reply
 from bot.answerers.sentences import Ranked, SentencePicker
 from bot.types import Focus, Reply, citation_of
-from knowledge.live import LiveIndex
-from knowledge.retrieval import Passage
-from knowledge.text_units import passage_units
-
-if TYPE_CHECKING:
-    from bot.answerers.facts import Knowledge
+from knowledge.index.embedding import Vectors
+from knowledge.index.live import LiveIndex
+from knowledge.index.retrieval import Passage
+from knowledge.index.text_units import passage_units
 
 log = logging.getLogger(__name__)
 MAX_REPLY_CHARS = 600
@@ -42,6 +40,15 @@ class _Unit:
     passage: Passage
     text: str
     rows: tuple[str, ...] = ()  # for a table row: every row of its table, as sentences
+
+
+class Knowledge(Protocol):
+    """What the answerer reads: the live version, search and the embedding model (HybridRetriever)."""
+
+    @property
+    def live(self) -> LiveIndex: ...
+    async def asearch(self, query: str, top_k: int = 5) -> list[Passage]: ...
+    async def aembed(self, texts: list[str]) -> Vectors: ...
 
 
 class PassageAnswerer:

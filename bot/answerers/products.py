@@ -18,8 +18,8 @@ from bot.answerers.phrasing import (
     variant_label,
 )
 from bot.answerers.sentences import SentencePicker, split_sentences
-from knowledge.records import ProductRecord, Variant
-from knowledge.text_units import product_units
+from knowledge.index.text_units import product_units
+from knowledge.sources.records import ProductRecord, Variant
 
 log = logging.getLogger(__name__)
 DETAIL_SIMILARITY = 0.35  # below this no sentence of the description answers: decline, offer a person

@@ -4,8 +4,8 @@
   `aquery` with a `ConversationQuery` (a `QueryBundle` that carries the conversation, which the fact
   answerer needs for follow-ups); the `Response` carries the bot's `Reply` in `metadata["reply"]`.
 - `FactQueryEngine`: the extractive mode, the fact answerer (`FactAnswerer`) as a custom query engine.
-- The LLM mode is `bot.answer_llm.LLMQueryEngine`: HybridRetriever → ConfidencePostprocessor → a
-  LlamaIndex LLM passed explicitly (`llm_from_settings`), falling back to a `FactQueryEngine`.
+- The LLM mode is `bot.answerers.llm.LLMQueryEngine`: HybridRetriever → ConfidencePostprocessor → a
+  LlamaIndex LLM passed explicitly (`bot.app.wiring.llm_from_settings`), falling back to a `FactQueryEngine`.
 
 `BaseQueryEngine` rather than `CustomQueryEngine`: the latter hands `custom_query` the query string only,
 and the conversation would be lost.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llama_index.core.async_utils import asyncio_run
 from llama_index.core.base.base_query_engine import BaseQueryEngine
@@ -29,7 +29,6 @@ from bot.types import Answerer, Reply, Turn
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
-    from bot.settings import Settings
 
 REPLY = "reply"  # Response.metadata key of the bot's Reply
 OPENAI_LIKE = "llama_index.llms.openai_like:OpenAILike"
@@ -86,22 +85,6 @@ def reply_of(response: RESPONSE_TYPE) -> Reply:
     if not isinstance(reply, Reply):
         raise TypeError(f"{type(response).__name__} carries no Reply: not from an AnswerQueryEngine")
     return reply
-
-
-def llm_from_settings(settings: Settings, temperature: float) -> LLM:
-    """The LlamaIndex LLM of the LLM mode, passed explicitly to the engine (LlamaIndex's global
-    `Settings.llm` is never set nor read).
-
-    Default: `OpenAILike` on OPENAI_BASE_URL (any OpenAI-compatible server; `is_chat_model=True` so any
-    model id, fine-tuned `ft:…` ones included, is sent as is, with no model-name table). LLM_CLASS=
-    `module:Class` picks any LlamaIndex LLM integration instead; it is built with `model=LLM_MODEL`,
-    `temperature` and LLM_KWARGS (a JSON object, which may override both)."""
-    kwargs: dict[str, Any] = {"model": settings.llm_model, "temperature": temperature}
-    if not settings.llm_class:
-        kwargs |= {"api_base": settings.openai_base_url, "api_key": settings.openai_api_key or "unset",
-                   "is_chat_model": True, "context_window": DEFAULT_CONTEXT_WINDOW,
-                   "timeout": settings.llm_timeout_s, "max_retries": 1}
-    return load_llm_class(settings.llm_class or OPENAI_LIKE)(**(kwargs | settings.llm_kwargs))
 
 
 def load_llm_class(path: str) -> type[LLM]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.types import Citation, Focus, Reply
-from knowledge.records import ProductRecord
+from knowledge.sources.records import ProductRecord
 
 OFFER_PERSON = "Would you like me to connect you with a person from our team?"
 DECLINE = f"I'm not sure about that one, and I'd rather not guess. {OFFER_PERSON}"

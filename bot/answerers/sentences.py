@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from knowledge.embedding import Vectors
-from knowledge.text_units import clauses, split_sentences
-from knowledge.tokens import Tokenizer
+from knowledge.index.embedding import Vectors
+from knowledge.index.text_units import clauses, split_sentences
+from knowledge.index.tokens import Tokenizer
 
 Embed = Callable[[list[str]], Awaitable[Vectors]]
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from knowledge.records import Document, ProductOption, ProductRecord, SourceError, SourceWarning
 from knowledge.sources.html_text import html_to_text, looks_like_html
+from knowledge.sources.records import Document, ProductOption, ProductRecord, SourceError, SourceWarning
 
 
 @dataclass(frozen=True, slots=True)

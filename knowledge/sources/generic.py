@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from knowledge.records import Document, Origin, ProductOption, ProductRecord, SourceWarning, Variant
 from knowledge.sources.catalog import (
     CatalogFields,
     Cells,
@@ -29,6 +28,7 @@ from knowledge.sources.catalog import (
     split_list,
 )
 from knowledge.sources.prices import parse_price
+from knowledge.sources.records import Document, Origin, ProductOption, ProductRecord, SourceWarning, Variant
 
 _PRICE = ("price",)
 _COMPARE = ("compareatprice", "wasprice", "listprice")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-from knowledge.faq_loader import MD_BOLD_LINE, MD_FENCE, MD_HEADING
+from knowledge.sources.faq_loader import MD_BOLD_LINE, MD_FENCE, MD_HEADING
 from knowledge.sources.html_text import Block
 
 _QUOTE = re.compile(r"^ {0,3}> ?")

@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from knowledge.faq_loader import reads_as_question, slug
-from knowledge.readers import read_text
-from knowledge.records import Document, FaqEntry, Origin, SourceWarning
+from knowledge.sources.faq_loader import reads_as_question, slug
 from knowledge.sources.html_text import Block, blocks_to_text, html_blocks
 from knowledge.sources.markdown_text import markdown_blocks
+from knowledge.sources.readers import read_text
+from knowledge.sources.records import Document, FaqEntry, Origin, SourceWarning
 
 PAGE_SUFFIXES = frozenset({".html", ".htm", ".md", ".markdown", ".txt"})
 _HTML_SUFFIXES = frozenset({".html", ".htm"})

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from knowledge.records import SourceError
+from knowledge.sources.records import SourceError
 
 # A symbol names several currencies; the store's own currency wins when it is one of them.
 _SYMBOLS: dict[str, tuple[str, ...]] = {

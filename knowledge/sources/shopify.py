@@ -15,7 +15,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from knowledge.records import Origin, ProductOption, ProductRecord, SourceError, SourceWarning, Variant
 from knowledge.sources.catalog import (
     CatalogFields,
     Cells,
@@ -32,6 +31,7 @@ from knowledge.sources.catalog import (
     split_list,
 )
 from knowledge.sources.prices import parse_price
+from knowledge.sources.records import Origin, ProductOption, ProductRecord, SourceError, SourceWarning, Variant
 
 # Column names, normalised; the second spelling is Shopify's newer (2024) export template.
 _HANDLE = ("handle", "urlhandle")

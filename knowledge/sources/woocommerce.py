@@ -15,7 +15,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from knowledge.records import Origin, ProductOption, ProductRecord, SourceError, SourceWarning, Variant
 from knowledge.sources.catalog import (
     CatalogFields,
     Cells,
@@ -33,6 +32,7 @@ from knowledge.sources.catalog import (
 )
 from knowledge.sources.html_text import looks_like_html
 from knowledge.sources.prices import Price, parse_price
+from knowledge.sources.records import Origin, ProductOption, ProductRecord, SourceError, SourceWarning, Variant
 
 # Columns that are bookkeeping, not product facts; any other filled column (weight, dimensions,
 # shipping class, purchase note, grouped products…) becomes a product attribute.

@@ -1,0 +1,1 @@
+"""The `storebot` command: one typer app."""

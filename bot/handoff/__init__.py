@@ -1,0 +1,1 @@
+"""Handing a conversation to people and back: the desk, the outbox between platforms, support hours."""

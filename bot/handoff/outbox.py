@@ -1,0 +1,147 @@
+"""Messages between platforms through Redis: one stream per platform, read with a consumer group.
+
+A delivery is acknowledged only after the adapter has sent it, so a process that stops mid-way loses
+nothing: entries never read wait in the stream, and entries read but not acknowledged are claimed by
+the next consumer after `claim_idle_ms`. A delivery that keeps failing is moved to a dead-letter
+stream after `max_attempts`, logged, and no longer blocks the ones behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.store.redis_keys import PREFIX, as_fields, as_text
+from bot.tasks import Connected, supervised
+
+GROUP = "storebot"
+DEAD_LETTERS = f"{PREFIX}:outbox:dead"
+log = logging.getLogger(__name__)
+
+
+def consumer_name(platform: str) -> str:
+    """Unique per process, so a restarted process's unacknowledged entries are claimed, not lost."""
+    return f"{platform}-{socket.gethostname()}-{os.getpid()}"
+
+
+def outbox_stream(platform: str) -> str:
+    return f"{PREFIX}:outbox:{platform}"
+
+
+class Undeliverable(Exception):
+    """Raised by a deliver function when retrying cannot help (the chat is gone, the bot was blocked):
+    the entry goes straight to the dead letters instead of holding up the ones behind it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    kind: str
+    fields: dict[str, str]
+
+
+Deliver = Callable[[Delivery], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(self, redis: Redis, claim_idle_ms: int = 60_000, block_ms: int = 1000, max_attempts: int = 5,
+                 retention: int = 100_000) -> None:
+        self._redis = redis
+        self._claim_idle_ms = claim_idle_ms
+        self._block_ms = block_ms
+        self._max_attempts = max_attempts
+        self._retention = retention
+
+    async def put(self, to: str, kind: str, **fields: str) -> str:
+        """Queues a delivery for the adapters of platform `to`."""
+        entry: dict[Any, Any] = {"kind": kind, **fields}
+        return as_text(await self._redis.xadd(outbox_stream(to), entry, maxlen=self._retention, approximate=True))
+
+    async def consume(self, platform: str, consumer: str, deliver: Deliver,
+                      ready: asyncio.Event | None = None) -> None:
+        """Runs until cancelled, handing each entry for `platform` to `deliver` in order. Redis being
+        unreachable for a while (or restarted empty) pauses delivery; it never ends it."""
+        stream = outbox_stream(platform)
+        await self._ensure_group(stream)  # an error at start-up is the caller's (see start_consuming)
+        attempts: dict[str, int] = {}
+        if ready is not None:
+            ready.set()
+
+        async def run(connected: Connected) -> None:
+            await self._ensure_group(stream)  # a Redis restarted without data lost the group
+            connected()
+            while True:
+                await self._deliver_some(stream, consumer, deliver, attempts)
+
+        await supervised(f"outbox consumer {platform}", run)
+
+    async def _ensure_group(self, stream: str) -> None:
+        try:
+            await self._redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+
+    async def _deliver_some(self, stream: str, consumer: str, deliver: Deliver, attempts: dict[str, int]) -> None:
+        await self._claim_abandoned(stream, consumer)  # now mine: read with my pending entries below
+        entries = await self._read(stream, consumer, "0")  # mine, read before but not acknowledged
+        if not entries:
+            entries = await self._read(stream, consumer, ">", block=True)
+        for delivery in entries:
+            try:
+                await deliver(delivery)
+            except asyncio.CancelledError:
+                raise
+            except Undeliverable as err:
+                log.warning("delivery %s on %s is undeliverable: %s", delivery.id, stream, err)
+                await self._dead_letter(stream, delivery)
+            except Exception:
+                attempts[delivery.id] = attempts.get(delivery.id, 0) + 1
+                log.exception("delivery %s on %s failed (attempt %d)", delivery.id, stream, attempts[delivery.id])
+                if attempts[delivery.id] < self._max_attempts:
+                    await asyncio.sleep(min(2 ** attempts[delivery.id] * 0.1, 5))
+                    return  # keep the order: retry this one before the ones behind it
+                await self._dead_letter(stream, delivery)
+                log.error("delivery %s on %s given up after %d attempts", delivery.id, stream, self._max_attempts)
+            attempts.pop(delivery.id, None)
+            await self._redis.xack(stream, GROUP, delivery.id)
+
+    async def _dead_letter(self, stream: str, delivery: Delivery) -> None:
+        dead: dict[Any, Any] = {"stream": stream, "kind": delivery.kind, **delivery.fields}
+        await self._redis.xadd(DEAD_LETTERS, dead, maxlen=self._retention, approximate=True)
+
+    async def _read(self, stream: str, consumer: str, position: str, block: bool = False) -> list[Delivery]:
+        found: Any = await self._redis.xreadgroup(GROUP, consumer, {stream: position}, count=5,
+                                                  block=self._block_ms if block else None)
+        return [_delivery(entry_id, fields) for _, entries in found or [] for entry_id, fields in entries if fields]
+
+    async def _claim_abandoned(self, stream: str, consumer: str) -> None:
+        """Takes over entries another consumer read and never acknowledged (it stopped) for longer than the
+        idle time; they come back, in stream order, with this consumer's own pending entries."""
+        await self._redis.xautoclaim(stream, GROUP, consumer, self._claim_idle_ms, "0-0", count=5, justid=True)
+
+
+def _delivery(entry_id: Any, fields: Any) -> Delivery:
+    decoded = as_fields(fields)
+    kind = decoded.pop("kind", "")
+    return Delivery(as_text(entry_id), kind, decoded)
+
+
+async def start_consuming(outbox: Outbox, platform: str, deliver: Deliver) -> asyncio.Task[None]:
+    """The running consumer task, once its group exists; a start-up error is raised here, not lost."""
+    ready = asyncio.Event()
+    task = asyncio.create_task(outbox.consume(platform, consumer_name(platform), deliver, ready))
+    waiting = asyncio.create_task(ready.wait())
+    await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    if task.done():
+        task.result()  # raises what stopped it
+    return task

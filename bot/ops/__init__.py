@@ -1,0 +1,1 @@
+"""Operations: knowledge-base status, reload and rollback, reports, ops policy, conversation tests."""

@@ -1,0 +1,1 @@
+"""Conversation state and records in Redis: keys, memory, activity, feedback; an in-process stand-in for the demo."""

@@ -1,0 +1,1 @@
+"""The versioned hybrid index: nodes, embedding, faiss + BM25, versions on disk, the live handle, retrieval."""
