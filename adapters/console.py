@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 
 from rich.console import Console
 
 from bot.app.services import Services
 from bot.app.settings import Settings
 from bot.types import IncomingMessage
+
+log = logging.getLogger(__name__)
+SORRY = "Sorry, something went wrong on my side and I couldn't answer that. Please try again in a moment."
 
 
 class ConsoleAdapter:
@@ -30,7 +34,12 @@ class ConsoleAdapter:
                 return
             number += 1
             msg = IncomingMessage("console", f"console:{self._user}", self._user, line, f"console-{id(self)}-{number}")
-            reply = await handler.handle(msg)
+            try:
+                reply = await handler.handle(msg)
+            except Exception:  # Redis down, no index…: the chat goes on, and the log says what broke
+                log.exception("console message %s failed", msg.event_id)
+                self._console.print("bot> " + SORRY, markup=False)
+                continue
             if reply is None:
                 continue
             self._console.print("bot> " + reply.text, markup=False)

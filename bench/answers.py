@@ -164,7 +164,7 @@ def main() -> None:
     try:
         # Like `storebot test`: no handoff desk (nobody to page) and no rate limit in the way.
         settings = load_settings(kb_source_dir=(data / "store").resolve(), kb_data_dir=tmp / "kb",
-                                 slack_support_channel="", rate_limit_per_minute=1_000_000)
+                                 handoff_to="", rate_limit_per_minute=1_000_000)
         manifest = build_store(settings)
         bot, notice = asyncio.run(run_storebot(settings, spec))
         anchor = run_anchor(data / "store", spec)

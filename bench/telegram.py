@@ -29,7 +29,8 @@ import aiohttp
 import numpy as np
 from redis.asyncio import Redis
 
-from adapters.telegram.adapter import TelegramAdapter, WebhookConfig
+from adapters.telegram.adapter import TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from bench.catalogue import clean_up, product_qa_index, product_qa_questions
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
@@ -56,8 +57,11 @@ async def _run(engine: Engine, questions: list[str], webhook: bool, flood_limits
     stand_in = BotApiStandIn()
     await stand_in.start()
     port = _free_port()
-    hook = WebhookConfig("https://bot.example/tg", SECRET, "127.0.0.1", port, "tg") if webhook else None
-    adapter = TelegramAdapter("123:BENCH", base_url=stand_in.base_url, webhook=hook, flood_limits=flood_limits)
+    settings = TelegramSettings(bot_token="123:BENCH", api_base_url=stand_in.base_url, flood_limits=flood_limits)
+    if webhook:
+        settings = settings.model_copy(update={"webhook_url": "https://bot.example/tg", "webhook_secret": SECRET,
+                                               "webhook_port": port, "webhook_path": "tg"})
+    adapter = TelegramAdapter(settings)
     await adapter.start(engine)
     latencies: list[float] = []
     next_id = random.randrange(10**8, 10**9)

@@ -1,6 +1,7 @@
-"""The conversation engine: one neutral message in, one reply out.
+"""The conversation engine: the one door into the core. Every inbound event — a shopper's message, a button,
+a staff reply in a handoff thread, an ops command — goes through `Engine.handle`; the reply to send comes back.
 
-dedupe → per-conversation lock → rate limit → handed to a person? → command? → memory → answer →
+For a message: dedupe → per-conversation lock → rate limit → handed to a person? → command? → memory → answer →
 memory → hand to a person after repeated declines. The state reads everything up to the memory in one
 Redis trip as the message is admitted, and writes the memory as it releases the conversation.
 """
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
 
 from bot import messages
+from bot.events import ButtonPress, Event, OpsCommand, OpsHandler, Resolve, StaffReply
 from bot.handoff.desk import HandoffDesk, open_key
 from bot.store.activity import ActivityLog
 from bot.store.feedback import FeedbackStore
@@ -29,34 +30,78 @@ class StoreInfo:
 class Engine:
     def __init__(self, state: ConversationState, answerer: Answerer, store: StoreInfo,
                  feedback: FeedbackStore | None = None, desk: HandoffDesk | None = None,
-                 activity: ActivityLog | None = None) -> None:
+                 activity: ActivityLog | None = None, ops: OpsHandler | None = None) -> None:
         self._state = state
         self._answerer = answerer
         self._store = store
         self._feedback = feedback
         self._desk = desk
         self._activity = activity
+        self._ops = ops
 
-    async def feedback(self, platform: str, conversation: str, user: str, kind: Literal["up", "down", "human"],
-                       name: str = "") -> str:
+    async def handle(self, event: Event) -> Reply | None:
+        """The reply to send to whoever sent the event, or None when nothing should be sent (a duplicate
+        delivery, a shopper over the rate limit who has been told, a message relayed to a person)."""
+        match event:
+            case IncomingMessage():
+                if await self._resolving_thread(event):
+                    return await self._resolve(Resolve(event.platform, event.user_id, thread=event.conversation_id))
+                return await self._message(event)
+            case ButtonPress():
+                return _notice(await self._button(event), "handoff" if event.button == "human" else "command")
+            case StaffReply():
+                await self._staff_reply(event)
+                return None
+            case Resolve():
+                return await self._resolve(event)
+            case OpsCommand():
+                return await self._ops.run(event) if self._ops is not None else _notice(messages.OPS_UNAVAILABLE)
+
+    async def _button(self, press: ButtonPress) -> str:
         """Records a button press on the last answer; returns the acknowledgement to show."""
-        if kind == "human" and self._desk is not None:
+        platform, conversation, user = press.platform, press.conversation_id, press.user_id
+        if press.button == "human" and self._desk is not None:
             # Held like a message (one handoff per conversation), but not a message: not counted.
             async with self._state.admit(platform, conversation, user, counted=False) as admission:
-                return await self._hand_over(platform, conversation, user, name, admission, admission.history,
-                                             "button")
+                return await self._hand_over(platform, conversation, user, press.display_name, admission,
+                                             admission.history, "button")
         history = await self._state.load(platform, conversation)
-        if kind == "human":
+        if press.button == "human":
             if self._feedback is not None:
                 await self._feedback.request_human(platform, conversation, user, history)
             return messages.HUMAN_REQUESTED
         if self._feedback is not None:
-            await self._feedback.rate(platform, conversation, user, kind, history)
+            await self._feedback.rate(platform, conversation, user, press.button, history)
         return messages.THANKS
 
-    async def handle(self, msg: IncomingMessage) -> Reply | None:
-        """The reply to send, or None when nothing should be sent (a duplicate delivery, or a
-        shopper over the rate limit who has already been told)."""
+    async def _resolving_thread(self, msg: IncomingMessage) -> bool:
+        """"resolve" said to the bot in a handoff's own thread closes it (staff's shortcut for the button)."""
+        return (self._desk is not None and msg.platform == self._desk.policy.staff_platform
+                and messages.clean(msg.text).lower() == "resolve"
+                and await self._desk.by_thread(msg.conversation_id) is not None)
+
+    async def _resolve(self, request: Resolve) -> Reply | None:
+        """Closed: the staff thread hears it from the desk, so a "resolve" said in the thread needs no reply."""
+        desk = self._desk
+        if desk is None:
+            return _notice(messages.NO_HANDOFF.format(id=request.handoff_id))
+        handoff_id = request.handoff_id.upper()
+        if request.thread:
+            found = await desk.by_thread(request.thread)
+            handoff_id = found.id if found is not None else ""
+        if handoff_id and await desk.resolve(handoff_id, request.user_id) is not None:
+            return None if request.thread else _notice(messages.HANDOFF_CLOSED.format(id=handoff_id), "command")
+        return _notice(messages.NO_HANDOFF.format(id=handoff_id or request.handoff_id))
+
+    async def _staff_reply(self, reply: StaffReply) -> None:
+        desk = self._desk
+        handoff = await desk.by_thread(reply.thread) if desk is not None else None
+        if desk is None or handoff is None or handoff.status != "open":
+            return  # an ordinary thread, or a closed handoff: staff talking among themselves
+        name = await reply.directory.display_name(reply.user_id) if desk.policy.show_staff_names else ""
+        await desk.from_staff(handoff, name, reply.text, reply.message_id)
+
+    async def _message(self, msg: IncomingMessage) -> Reply | None:
         desk = self._desk if not messages.clean(msg.text).startswith("/forget") else None
         pointer = open_key(msg.platform, msg.conversation_id) if desk is not None else None
         # One trip in (dedupe, lock, rate count, memory, handoff pointer); leaving the block is one trip out.

@@ -20,6 +20,11 @@ HUMAN_REQUESTED = "Got it: I've asked a person from our team to take a look. The
 HANDOFF_OPENED = ("I've asked a person from our team to take over. They'll reply right here; "
                   "until they close the conversation, your messages go straight to them.")
 HANDOFF_ALREADY = "A person from our team already has this conversation. They'll reply here."
+HANDOFF_CLOSED = "Handoff {id} resolved: the bot answers the shopper again."
+NO_HANDOFF = "Handoff {id} is already closed (or was never open)."
+OPS_UNAVAILABLE = "Knowledge-base operations are not available in this process."
+OPS_REFUSED = ("Sorry, only the store's ops team may change the knowledge base or read reports. "
+               "This attempt has been logged.")
 HANDOFF_RESOLVED = "Our team has closed this conversation. I'm back: ask me anything."
 HANDOFF_WAITING = ("Sorry, nobody from our team has been able to reply yet. Your request is still open, "
                    "and they'll answer here as soon as they can.")

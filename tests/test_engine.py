@@ -18,7 +18,7 @@ from knowledge.index.embedding import SentenceTransformerEmbedder
 from knowledge.index.live import IndexHandle
 from knowledge.index.retrieval import HybridRetriever
 from knowledge.index.versions import VersionStore
-from tests.testbot import TestBot
+from tests.testbot import TestBot, press
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ async def test_forget_also_erases_the_users_feedback(redis: Redis, retriever: Hy
     state = RedisState(redis, memory_turns=10, memory_ttl_s=3600, rate_per_minute=100, dedupe_ttl_s=600)
     bot = TestBot(Engine(state, FactAnswerer(retriever), StoreInfo("Shop", "Hi"), FeedbackStore(redis)))
     await bot.ask("shipping cost?")
-    assert await bot.engine.feedback(bot.platform, bot.conversation, bot.user, "up") == messages.THANKS
+    assert await press(bot.engine, bot.platform, bot.conversation, bot.user, "up") == messages.THANKS
 
     async def mine() -> list[object]:
         return [f for _, f in await redis.xrange(FEEDBACK_STREAM) if f[b"user"] == bot.user.encode()]

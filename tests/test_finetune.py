@@ -117,7 +117,7 @@ def test_eval_compare_prints_every_mode_and_marks_chat_modes_not_configured(
         "product-qa/queries.jsonl": json.dumps({"qid": "q1", "question": "how heavy is it?", "asin": "A1",
                                                 "title": "Summit tent", "relevant": ["p1"], "partial": []}) + "\n",
     })
-    result = CliRunner().invoke(app, ["eval", "--compare", "--data", str(data), "--model", str(model)])
+    result = CliRunner().invoke(app, ["eval", "compare", "--data", str(data), "--model", str(model)])
     assert result.exit_code == 0, result.output
     out = result.output
     for mode in ("| base embeddings |", "| fine-tuned embeddings |",
@@ -167,7 +167,7 @@ def test_eval_compare_measures_chat_modes_when_an_endpoint_is_configured(
                                                 "relevant": ["p1"], "partial": []}) + "\n",
     })
     try:
-        result = CliRunner().invoke(app, ["eval", "--compare", "--data", str(data), "--model", str(model),
+        result = CliRunner().invoke(app, ["eval", "compare", "--data", str(data), "--model", str(model),
                                           "--chat-model", "ft:gpt-4o-mini:acme::shop1"])
     finally:
         asyncio.run_coroutine_threadsafe(site_runner.cleanup(), loop).result(5)

@@ -18,20 +18,23 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from adapters.slack.adapter import SlackAdapter, SlackConfig
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.settings import SlackSettings
 from adapters.telegram.adapter import TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from bot import messages
 from bot.answerers.facts import FactAnswerer
 from bot.answerers.replies import DECLINE
 from bot.app.services import Services
 from bot.engine import Engine, StoreInfo
 from bot.handoff.desk import HandoffDesk, HandoffPolicy
-from bot.handoff.outbox import Outbox
+from bot.ops.desk import OpsDesk, OpsPolicy
 from bot.ops.kb import KnowledgeOps
 from bot.ops.reports import Reports
 from bot.store.activity import ActivityLog
 from bot.store.feedback import FeedbackStore
 from bot.store.memory import RedisState
+from bot.store.outbox import Outbox
 from knowledge.index.builder import BuildOptions
 from knowledge.index.embedding import SentenceTransformerEmbedder
 from knowledge.index.live import IndexHandle
@@ -65,8 +68,8 @@ class Sides:
 
 
 def _slack_adapter(api: SlackApiStandIn) -> SlackAdapter:
-    return SlackAdapter(SlackConfig("xoxb-test", SIGNING_SECRET, api_base_url=api.api_url, port=0,
-                                    ops_user_ids=frozenset({"UOPS"}), support_channel=SUPPORT))
+    return SlackAdapter(SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET, api_base_url=api.api_url,
+                                      http_port=0, support_channel=SUPPORT))
 
 
 @pytest.fixture
@@ -81,18 +84,19 @@ async def sides(built_store: VersionStore, tiny_source: Path, embedder: Sentence
         outbox = Outbox(redis, claim_idle_ms=300, block_ms=100)
         activity = ActivityLog(redis)
         desk = HandoffDesk(redis, outbox, activity, HandoffPolicy(remind_after_s=3600, after_declines=2))
-        engine = Engine(RedisState(redis, 10, 3600, 1000, 600), FactAnswerer(retriever),
-                        StoreInfo("Test Shop", "Hello!"), FeedbackStore(redis), desk, activity)
         ops = KnowledgeOps(built_store, tiny_source, lambda: embedder, tmp_path / "cache.sqlite", BuildOptions(),
                            redis, handle)
-        return Services(engine, ops, desk, outbox, Reports(redis, activity, lambda: embedder, retriever))
+        ops_desk = OpsDesk(ops, Reports(redis, activity, lambda: embedder, retriever), OpsPolicy(frozenset({"UOPS"})))
+        engine = Engine(RedisState(redis, 10, 3600, 1000, 600), FactAnswerer(retriever),
+                        StoreInfo("Test Shop", "Hello!"), FeedbackStore(redis), desk, activity, ops_desk)
+        return Services(engine, outbox, desk, desk)
 
     telegram_api, slack_api = BotApiStandIn(), SlackApiStandIn()
     await telegram_api.start()
     await slack_api.start()
     slack_api.display_names["UJANE"] = "Jane"
     telegram_services = make_services()
-    telegram = TelegramAdapter("123:TEST", base_url=telegram_api.base_url)
+    telegram = TelegramAdapter(TelegramSettings(bot_token="123:TEST", api_base_url=telegram_api.base_url))
     await telegram.start(telegram_services.engine, telegram_services.outbox)
     slack_services = make_services()
     slack = _slack_adapter(slack_api)

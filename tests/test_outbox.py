@@ -11,9 +11,19 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.handoff.outbox import DEAD_LETTERS, Delivery, Outbox, Undeliverable
+from bot.outbound import StaffToShopper
+from bot.store.outbox import DEAD_LETTERS, Delivery, Outbox, Undeliverable, outbox_stream
 from bot.tasks import cancel_and_wait
 from tests.redis_server import RedisServer
+
+
+def note(text: str) -> StaffToShopper:
+    return StaffToShopper("conversation", text)
+
+
+def text_of(delivery: Delivery) -> str:
+    assert isinstance(delivery.event, StaffToShopper)
+    return delivery.event.text
 
 
 @pytest.fixture
@@ -48,15 +58,15 @@ async def test_deliveries_arrive_in_order_and_survive_a_stopped_consumer(redis: 
     got: list[str] = []
 
     async def deliver(d: Delivery) -> None:
-        got.append(d.fields["n"])
+        got.append(text_of(d))
 
     first = await _run(outbox, platform, "one", deliver)
     for n in range(3):
-        await outbox.put(platform, "note", n=str(n))
+        await outbox.put(platform, note(str(n)))
     await _until(lambda: len(got) == 3)
     await _stop(first)
     for n in range(3, 6):  # nobody is consuming: they wait in Redis
-        await outbox.put(platform, "note", n=str(n))
+        await outbox.put(platform, note(str(n)))
     second = await _run(outbox, platform, "two", deliver)
     await _until(lambda: len(got) == 6)
     await asyncio.sleep(0.5)  # past the claim idle time: nothing comes twice
@@ -74,13 +84,13 @@ async def test_entries_read_but_never_acknowledged_are_claimed_by_the_next_consu
         await asyncio.Event().wait()  # the process dies while sending
 
     dying = await _run(outbox, platform, "dying", crash_mid_delivery)
-    await outbox.put(platform, "note", n="lost?")
+    await outbox.put(platform, note("lost?"))
     await asyncio.wait_for(started.wait(), 5)
     await _stop(dying)
     got: list[str] = []
 
     async def deliver(d: Delivery) -> None:
-        got.append(d.fields["n"])
+        got.append(text_of(d))
 
     survivor = await _run(outbox, platform, "survivor", deliver)
     await _until(lambda: got == ["lost?"])
@@ -93,17 +103,17 @@ async def test_a_delivery_that_keeps_failing_goes_to_dead_letters_and_the_rest_s
     got: list[str] = []
 
     async def deliver(d: Delivery) -> None:
-        if d.fields["n"] == "bad":
+        if text_of(d) == "bad":
             raise RuntimeError("chat not found")
-        got.append(d.fields["n"])
+        got.append(text_of(d))
 
     task = await _run(outbox, platform, "one", deliver)
     for n in ("a", "bad", "b"):
-        await outbox.put(platform, "note", n=n)
+        await outbox.put(platform, note(n))
     await _until(lambda: got == ["a", "b"])
     await _stop(task)
     dead = [f for _, f in await redis.xrange(DEAD_LETTERS) if f[b"stream"].endswith(platform.encode())]
-    assert len(dead) == 1 and dead[0][b"n"] == b"bad"
+    assert len(dead) == 1 and b'"text": "bad"' in dead[0][b"data"] and dead[0][b"type"] == b"StaffToShopper"
 
 
 class _FlakyRedis:
@@ -130,9 +140,9 @@ async def test_a_redis_outage_pauses_delivery_and_never_ends_it(redis: Redis) ->
     got: list[str] = []
 
     async def deliver(d: Delivery) -> None:
-        got.append(d.fields["n"])
+        got.append(text_of(d))
 
-    await outbox.put(platform, "note", n="after the outage")
+    await outbox.put(platform, note("after the outage"))
     task = await _run(outbox, platform, "one", deliver)
     await _until(lambda: got == ["after the outage"], within=15)
     assert flaky.failures == 0 and not task.done()
@@ -145,17 +155,17 @@ async def test_delivery_resumes_after_a_redis_restart(own_redis: RedisServer) ->
     got: list[str] = []
 
     async def deliver(d: Delivery) -> None:
-        got.append(d.fields["n"])
+        got.append(text_of(d))
 
     task = await _run(outbox, "telegram", "one", deliver)
     try:
-        await outbox.put("telegram", "note", n="before")
+        await outbox.put("telegram", note("before"))
         await _until(lambda: got == ["before"])
         await own_redis.stop()
         await asyncio.sleep(0.5)
         await own_redis.start()  # empty: the stream and its group are gone
         producer = Redis.from_url(own_redis.url)  # another process (this client's pooled connections are stale)
-        await Outbox(producer).put("telegram", "note", n="after")
+        await Outbox(producer).put("telegram", note("after"))
         await producer.aclose()
         await _until(lambda: got == ["before", "after"])
         assert not task.done()
@@ -170,14 +180,46 @@ async def test_an_undeliverable_entry_is_set_aside_at_once(redis: Redis) -> None
     tries: list[str] = []
 
     async def deliver(d: Delivery) -> None:
-        tries.append(d.fields["n"])
-        if d.fields["n"] == "blocked":
+        tries.append(text_of(d))
+        if text_of(d) == "blocked":
             raise Undeliverable("Forbidden: bot was blocked by the user")
 
     task = await _run(outbox, platform, "one", deliver)
     for n in ("blocked", "next"):
-        await outbox.put(platform, "note", n=n)
+        await outbox.put(platform, note(n))
     await _until(lambda: tries == ["blocked", "next"], within=3)  # no retries, no backoff
     await _stop(task)
     dead = [f for _, f in await redis.xrange(DEAD_LETTERS) if f[b"stream"].endswith(platform.encode())]
-    assert [f[b"n"] for f in dead] == [b"blocked"]
+    assert [f[b"data"].count(b'"blocked"') for f in dead] == [1]
+
+
+async def test_an_entry_no_sender_understands_is_set_aside_and_the_rest_flow(redis: Redis) -> None:
+    platform = f"test-{uuid.uuid4().hex[:8]}"
+    outbox = Outbox(redis, claim_idle_ms=100, block_ms=50)
+    got: list[str] = []
+
+    async def deliver(d: Delivery) -> None:
+        got.append(text_of(d))
+
+    task = await _run(outbox, platform, "one", deliver)
+    await redis.xadd(outbox_stream(platform), {"kind": "staff", "text": "from an older version"})
+    await redis.xadd(outbox_stream(platform), {"type": "StaffToShopper", "data": "{not json"})
+    await outbox.put(platform, note("after"))
+    await _until(lambda: got == ["after"])
+    await _stop(task)
+    dead = [f for _, f in await redis.xrange(DEAD_LETTERS) if f[b"stream"].endswith(platform.encode())]
+    assert len(dead) == 2
+
+
+def test_every_outbound_event_survives_the_outbox_encoding() -> None:
+    from bot.outbound import HandoffOpened, Reminder, ReplyTo, Resolved, ShopperToStaff, TranscriptLine, decode, encode
+    from bot.types import Citation, Focus, Reply
+
+    reply = Reply("Tent: €199", (Citation("n1", "Tent", "https://x/t", "products.csv:2"),), focus=Focus(
+        ("tent",), "", "how much?", (("Size", "2P"),)))
+    events = [HandoffOpened("H1", "telegram", "Ana", "asked", (TranscriptLine("shopper", "hi ünïcode"),), "Hello",
+                            (Citation("n1", "Tent"),)),
+              ShopperToStaff("H1", "Ana", "still there?"), StaffToShopper("42", "Yes", "Jo"),
+              Resolved("H1", "42", "Ana", "U1"), Reminder("H1", "42", "Ana", 15), ReplyTo("42", reply)]
+    for event in events:
+        assert decode(encode(event)) == event

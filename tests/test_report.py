@@ -13,17 +13,17 @@ from bot.answerers.facts import FactAnswerer
 from bot.cli.main import app
 from bot.engine import Engine, StoreInfo
 from bot.handoff.desk import HandoffDesk, HandoffPolicy
-from bot.handoff.outbox import Outbox
 from bot.ops.reports import Reports, describe, groups_csv, write_candidates
 from bot.store.activity import ActivityLog
 from bot.store.feedback import FeedbackStore
 from bot.store.memory import RedisState
+from bot.store.outbox import Outbox
 from knowledge.index.builder import BuildOptions, build_version
 from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
 from knowledge.index.live import IndexHandle
 from knowledge.index.retrieval import HybridRetriever
 from knowledge.index.versions import VersionStore
-from tests.testbot import TestBot
+from tests.testbot import TestBot, press
 
 PLATFORM = "report-test"  # a shopper platform no adapter in the test run consumes
 RETURNS_ANSWER = "Yes, within 30 days of delivery, unworn and with tags."
@@ -46,17 +46,17 @@ async def test_report_figures_match_the_events_sent_and_candidates_close_the_loo
         shopper = TestBot(engine, PLATFORM)
         for question in ("how much does delivery cost?", "can I pay with paypal?", "can I return an item?"):
             assert (await shopper.ask(question)).confident
-        await engine.feedback(PLATFORM, shopper.conversation, shopper.user, "up")
+        await press(engine, PLATFORM, shopper.conversation, shopper.user, "up")
         for question in ("can you deliver to mongolia", "is there a loyalty program?"):
             assert not (await shopper.ask(question)).confident
-        await engine.feedback(PLATFORM, shopper.conversation, shopper.user, "down")  # on the loyalty decline
+        await press(engine, PLATFORM, shopper.conversation, shopper.user, "down")  # on the loyalty decline
 
         # Two handoffs after declines; staff answer both. One answer is new knowledge, one is an existing FAQ's.
         for question, staff_answer in (("do you ship to mongolia?", "Yes: 7 to 10 days to Mongolia, €25."),
                                        ("the jacket is too small, what now?", RETURNS_ANSWER)):
             asker = TestBot(engine, PLATFORM)
             assert not (await asker.ask(question)).confident
-            await engine.feedback(PLATFORM, asker.conversation, asker.user, "human", "Ana")
+            await press(engine, PLATFORM, asker.conversation, asker.user, "human", "Ana")
             handoff = await desk.find(PLATFORM, asker.conversation)
             assert handoff is not None and handoff.declined
             assert await desk.from_staff(handoff, "Jane", staff_answer)

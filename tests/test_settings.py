@@ -31,13 +31,3 @@ def test_env_example_lists_every_setting() -> None:
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
     assert {name.upper() for name in Settings.model_fields} <= listed
-
-
-def test_telegram_typing_delay_defaults_to_a_second_and_refuses_negative(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TELEGRAM_TYPING_AFTER_S", raising=False)
-    assert load_settings().telegram_typing_after_s == 1.0
-    monkeypatch.setenv("TELEGRAM_TYPING_AFTER_S", "0")  # 0: "typing…" before every answer, as before
-    assert load_settings().telegram_typing_after_s == 0.0
-    monkeypatch.setenv("TELEGRAM_TYPING_AFTER_S", "-0.5")
-    with pytest.raises(SettingsError, match=r"TELEGRAM_TYPING_AFTER_S: Input should be greater than or equal to 0"):
-        load_settings()

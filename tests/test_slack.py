@@ -13,12 +13,15 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from adapters.slack.adapter import THINKING, SlackAdapter, SlackConfig
-from adapters.slack.commands import REFUSED
+from adapters.slack.adapter import THINKING, SlackAdapter
+from adapters.slack.settings import SlackSettings
 from adapters.telegram.adapter import TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from bot.answerers.facts import FactAnswerer
 from bot.app.services import Services
 from bot.engine import Engine, StoreInfo
+from bot.messages import OPS_REFUSED as REFUSED
+from bot.ops.desk import OpsDesk, OpsPolicy
 from bot.ops.kb import AUDIT_STREAM, KnowledgeOps, audit_entries
 from bot.ops.reload import follow_reloads
 from bot.store.feedback import FEEDBACK_STREAM, FeedbackStore
@@ -68,11 +71,15 @@ async def _following(redis_url: str, handle: IndexHandle) -> asyncio.Task[None]:
     return task
 
 
+OPS = OpsPolicy(frozenset({"UOPS"}))
+
+
 def _engine(redis: Redis, handle: IndexHandle, embedder: SentenceTransformerEmbedder,
-            answerer: Answerer | None = None) -> Engine:
+            answerer: Answerer | None = None, ops: KnowledgeOps | None = None,
+            policy: OpsPolicy = OPS) -> Engine:
     answerer = answerer or FactAnswerer(HybridRetriever(handle, embedder))
     return Engine(RedisState(redis, 10, 3600, 100, 600), answerer, StoreInfo("Test Shop", "Hello!"),
-                  FeedbackStore(redis))
+                  FeedbackStore(redis), ops=OpsDesk(ops, None, policy) if ops is not None else None)
 
 
 @pytest.fixture
@@ -84,13 +91,13 @@ async def slack(built_store: VersionStore, tiny_source: Path, embedder: Sentence
     handle = IndexHandle(built_store)
     handle.refresh()
     answerer = DelayedAnswerer(FactAnswerer(HybridRetriever(handle, embedder)))
-    engine = _engine(redis, handle, embedder, answerer)
     ops = KnowledgeOps(built_store, tiny_source, lambda: embedder, tmp_path / "cache.sqlite",
                        BuildOptions(faq_threshold=0.5), redis, handle, progress_every_s=0.05)
+    engine = _engine(redis, handle, embedder, answerer, ops)
     follower = await _following(redis_url, handle)
-    adapter = SlackAdapter(SlackConfig("xoxb-test", SIGNING_SECRET, api_base_url=api.api_url, port=0,
-                                       ops_user_ids=frozenset({"UOPS"}), placeholder_after_s=0.3))
-    await adapter.start(Services(engine, ops))
+    adapter = SlackAdapter(SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
+                                         api_base_url=api.api_url, http_port=0, placeholder_after_s=0.3))
+    await adapter.start(Services(engine))
     rig = Rig(api, SignedPoster(f"http://127.0.0.1:{adapter.port}/slack/events"), answerer,
               RedisState(redis, 10, 3600, 100, 600), redis, built_store, tiny_source, handle, [follower])
     try:
@@ -247,7 +254,7 @@ async def test_ops_reload_reports_progress_and_result_and_every_process_switches
     telegram_handle = IndexHandle(VersionStore(slack.store.root))
     telegram_handle.refresh()
     slack.tasks.append(await _following(redis_url, telegram_handle))
-    telegram = TelegramAdapter("123:TEST", base_url=telegram_api.base_url)
+    telegram = TelegramAdapter(TelegramSettings(bot_token="123:TEST", api_base_url=telegram_api.base_url))
     await telegram.start(_engine(slack.redis, telegram_handle, embedder))
     try:
         old = slack.store.current()
@@ -329,8 +336,8 @@ async def test_socket_mode_receives_events_and_acks_them(
     handle.refresh()
     ops = KnowledgeOps(built_store, tiny_source, lambda: embedder, tmp_path / "cache.sqlite", BuildOptions(), redis,
                        handle)
-    adapter = SlackAdapter(SlackConfig("xoxb-test", app_token="xapp-test", api_base_url=api.api_url))
-    await adapter.start(Services(_engine(redis, handle, embedder), ops))
+    adapter = SlackAdapter(SlackSettings(bot_token="xoxb-test", app_token="xapp-test", api_base_url=api.api_url))
+    await adapter.start(Services(_engine(redis, handle, embedder, ops=ops)))
     try:
         assert api.called("apps.connections.open")
         channel, ts = _fresh("C"), _ts()
@@ -348,12 +355,12 @@ async def test_socket_mode_receives_events_and_acks_them(
 async def test_members_of_the_ops_user_group_may_roll_back(slack: Rig, embedder: SentenceTransformerEmbedder,
                                                            tmp_path: Path) -> None:
     slack.api.usergroups["SOPS"] = ["UGROUPMEMBER"]
-    adapter_config = SlackConfig("xoxb-test", SIGNING_SECRET, api_base_url=slack.api.api_url, port=0,
-                                 ops_usergroup="SOPS")
-    adapter = SlackAdapter(adapter_config)
+    adapter = SlackAdapter(SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
+                                         api_base_url=slack.api.api_url, http_port=0))
     ops = KnowledgeOps(slack.store, slack.source, lambda: embedder, tmp_path / "cache.sqlite", BuildOptions(),
                        slack.redis, slack.handle)
-    await adapter.start(Services(_engine(slack.redis, slack.handle, embedder), ops))
+    await adapter.start(Services(_engine(slack.redis, slack.handle, embedder, ops=ops,
+                                         policy=OpsPolicy(usergroup="SOPS"))))
     post = SignedPoster(f"http://127.0.0.1:{adapter.port}/slack/events")
     try:
         _, refused, _ = await post.form(command_body("kb rollback", "UOUTSIDER", _fresh("C"), slack.api.response_url()))

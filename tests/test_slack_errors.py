@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from adapters.slack.adapter import FAILED, SlackAdapter, SlackConfig
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.errors import FAILED
+from adapters.slack.settings import SlackSettings
 from bot.answerers.facts import FactAnswerer
 from bot.app.services import Services
 from bot.engine import Engine, StoreInfo
+from bot.ops.desk import OpsDesk, OpsPolicy
 from bot.ops.kb import KnowledgeOps
 from bot.store.feedback import FeedbackStore
 from bot.store.memory import RedisState
@@ -41,7 +44,7 @@ from tests.slack_standin import (
     signed_headers,
 )
 
-LOGGER = "adapters.slack.adapter"
+LOGGER = "adapters.slack.errors"
 
 
 @dataclass
@@ -71,15 +74,15 @@ async def serve(redis_down: Redis, redis_url: str, built_store: VersionStore, ti
         store = built_store if broken == "redis" else VersionStore(tmp_path / "empty")
         handle = IndexHandle(store)
         handle.refresh()  # the empty store has no version: answering raises NoIndexError
-        engine = Engine(RedisState(redis, 10, 3600, 100, 600), FactAnswerer(HybridRetriever(handle, embedder)),
-                        StoreInfo("Test Shop", "Hello!"), FeedbackStore(redis))
         ops = KnowledgeOps(store, tiny_source, lambda: embedder, tmp_path / "cache.sqlite", BuildOptions(), redis,
                            handle)
+        engine = Engine(RedisState(redis, 10, 3600, 100, 600), FactAnswerer(HybridRetriever(handle, embedder)),
+                        StoreInfo("Test Shop", "Hello!"), FeedbackStore(redis), ops=OpsDesk(ops, None, OpsPolicy()))
         api = SlackApiStandIn()
         await api.start()
-        adapter = SlackAdapter(SlackConfig("xoxb-test", SIGNING_SECRET, api_base_url=api.api_url, port=0,
-                                           placeholder_after_s=0.3))
-        await adapter.start(Services(engine, ops))
+        adapter = SlackAdapter(SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
+                                             api_base_url=api.api_url, http_port=0, placeholder_after_s=0.3))
+        await adapter.start(Services(engine))
         post = SignedPoster(f"http://127.0.0.1:{adapter.port}/slack/events")
         started.append((adapter, api, post, redis))
         return Broken(api, post)

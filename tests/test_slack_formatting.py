@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import html
+import re
+
+import pytest
+
 from adapters.slack.convert import from_event, plain_text
-from adapters.slack.formatting import BLOCKS_PER_MESSAGE, SECTION_LIMIT, escape, split_text, to_slack_messages
+from adapters.slack.formatting import (
+    BLOCKS_PER_MESSAGE,
+    SECTION_LIMIT,
+    escape,
+    handoff_blocks,
+    shorten,
+    split_text,
+    to_slack_messages,
+)
 from bot.types import Citation, Reply
 
 BOT = "UBOT0001"
+_BROKEN_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
+
+
+def _unescaped(mrkdwn: str) -> str:
+    return html.unescape(mrkdwn.replace("\u200b", ""))
 
 
 def test_escape_neutralises_control_characters_and_formatting_marks() -> None:
@@ -98,3 +116,63 @@ def test_the_example_app_manifest_matches_what_the_adapter_handles() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "commands", "im:history", "channels:history", "users:read"} <= scopes
     assert manifest["settings"]["interactivity"]["is_enabled"] is True  # the 👍/👎 buttons
+
+
+def test_long_answers_are_cut_at_paragraph_breaks_not_at_the_last_space() -> None:
+    paragraphs = [f"Paragraph {i}. " + "Waterproof and breathable shell, taped seams. " * 20 for i in range(8)]
+    text = "\n\n".join(p.strip() for p in paragraphs)
+    chunks = split_text(text)
+    assert len(chunks) > 1 and all(len(c) <= SECTION_LIMIT for c in chunks)
+    assert all(c.startswith("Paragraph") and c.endswith("taped seams.") for c in chunks)  # whole paragraphs only
+    assert "\n\n".join(chunks) == text
+
+
+def test_the_splitter_prefers_a_line_break_then_a_sentence_end_then_a_space() -> None:
+    lines = "\n".join(f"- tent {i} green. two person size" for i in range(10))  # a list: no blank lines
+    assert all(c.startswith("- tent") and c.endswith("size") for c in split_text(lines, 100))
+    sentences = "One sentence here. Another sentence follows here. Third one."
+    assert split_text(sentences, 40)[0] == "One sentence here."
+    assert split_text("tiny " + "x" * 96, 100) == ["tiny", "x" * 96]  # never inside a word that fits whole
+
+
+@pytest.mark.parametrize("answer", [
+    "x" + "&" * 2000,
+    "Returns & refunds <within 30 days> for *unworn* items. " * 60,
+    "Tents & tarps " * 200,
+])
+def test_handoff_opening_cuts_the_plain_answer_at_a_word_then_escapes_it(answer: str) -> None:
+    sources = [Citation(f"n{i}", f"Guide {i} & more <tips> " * 6, f"https://shop.example/g{i}?a=1") for i in range(40)]
+    blocks = handoff_blocks("h1", "Ana", "telegram", "declined", [], answer, sources)
+    [context] = [b for b in blocks if b["type"] == "context"]
+    text = context["elements"][0]["text"]
+    assert len(text) <= SECTION_LIMIT and not _BROKEN_ENTITY.search(text)
+    preview, _, sources_line = text.partition("\nSources: ")
+    preview = preview.removeprefix("Bot's last answer: ")
+    assert preview.count("\u200b*\u200b") * 2 == preview.count("\u200b")  # no mark cut from its wrapping
+    shown = _unescaped(preview)
+    assert shown.endswith("…") and answer.startswith(shown[:-1])
+    if " " in answer.strip():
+        assert answer[len(shown) - 1].isspace()  # cut at a word boundary
+    assert sources_line.count("<") == sources_line.count(">") and sources_line.endswith("…")  # whole links only
+
+
+def test_the_sources_line_keeps_whole_links_within_the_section_limit() -> None:
+    citations = tuple(Citation(f"n{i}", "Care & repair guide " * 8, f"https://shop.example/c{i}") for i in range(60))
+    [message] = to_slack_messages(Reply("Here you go.", citations), "C1")
+    sources = message.blocks[1]["elements"][0]["text"]
+    assert len(sources) <= SECTION_LIMIT and sources.endswith(" · …")
+    assert sources.count("<https://") == sources.count(">") and not _BROKEN_ENTITY.search(sources)
+
+
+def test_the_notification_text_is_cut_before_escaping_and_fits() -> None:
+    [message] = to_slack_messages(Reply("*Big* sale & more <today> " * 40), "C1")
+    assert len(message.text) <= 300 and not _BROKEN_ENTITY.search(message.text)
+    assert _unescaped(message.text).endswith("…") and not _unescaped(message.text).endswith(" …")
+
+
+def test_shorten_counts_escaped_length_and_cuts_at_a_word() -> None:
+    assert shorten("short", 10) == "short"
+    assert shorten("one two three four", 12) == "one two…"
+    assert shorten("x" * 50, 10) == "x" * 9 + "…"
+    cut = shorten("a & b & c & d & e", 12, escaped=True)
+    assert len(escape(cut)) <= 12 and cut == "a & b…"

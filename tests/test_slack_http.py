@@ -19,7 +19,8 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from adapters.slack.adapter import SlackAdapter, SlackConfig
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.settings import SlackSettings
 from bot.app.services import Services
 from bot.engine import Engine, StoreInfo
 from bot.store.feedback import FeedbackStore
@@ -59,9 +60,9 @@ async def rig(redis_url: str) -> AsyncIterator[Rig]:
     echo = Echo()
     engine = Engine(RedisState(redis, 10, 3600, 100, 600), echo, StoreInfo("Test Shop", "Hello!"),
                     FeedbackStore(redis))
-    adapter = SlackAdapter(SlackConfig("xoxb-test", SIGNING_SECRET, api_base_url=api.api_url, port=0,
-                                       placeholder_after_s=5))
-    await adapter.start(Services(engine, None))  # type: ignore[arg-type]  # no ops commands here
+    adapter = SlackAdapter(SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
+                                         api_base_url=api.api_url, http_port=0, placeholder_after_s=5))
+    await adapter.start(Services(engine))
     session = aiohttp.ClientSession()
     try:
         yield Rig(api, echo, f"http://127.0.0.1:{adapter.port}/slack/events", session)

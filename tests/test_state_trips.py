@@ -18,10 +18,10 @@ from bench.redis_trips import TripCounter
 from bot import messages
 from bot.engine import Engine, StoreInfo
 from bot.handoff.desk import HandoffDesk, HandoffPolicy
-from bot.handoff.outbox import Outbox
 from bot.store.activity import ActivityLog
 from bot.store.local import LocalState
 from bot.store.memory import RedisState
+from bot.store.outbox import Outbox
 from bot.types import IncomingMessage, Reply, Turn
 
 PLATFORM = "trips"  # a platform no adapter in the test run consumes

@@ -57,9 +57,9 @@ async def test_outside_support_hours_the_shopper_is_told_when_to_expect_a_reply(
     from redis.asyncio import Redis
 
     from bot.handoff.desk import HandoffDesk, HandoffPolicy
-    from bot.handoff.outbox import Outbox
     from bot.messages import HANDOFF_OPENED
     from bot.store.activity import ActivityLog
+    from bot.store.outbox import Outbox
 
     redis = Redis.from_url(redis_url)
     try:

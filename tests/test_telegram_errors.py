@@ -12,6 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.telegram.adapter import SORRY, TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.store.memory import RedisState
@@ -25,7 +26,7 @@ from tests.telegram_standin import BotApiStandIn, text_update
 async def _serve(engine: Engine) -> tuple[BotApiStandIn, TelegramAdapter]:
     stand_in = BotApiStandIn()
     await stand_in.start()
-    adapter = TelegramAdapter("123:TEST", base_url=stand_in.base_url)
+    adapter = TelegramAdapter(TelegramSettings(bot_token="123:TEST", api_base_url=stand_in.base_url))
     await adapter.start(engine)
     return stand_in, adapter
 

@@ -14,9 +14,9 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.telegram import adapter as telegram_adapter
-from adapters.telegram.adapter import BUTTON_FAILED, EXPIRED, ONLY_TEXT, SORRY, TelegramAdapter, create
+from adapters.telegram.adapter import BUTTON_FAILED, EXPIRED, ONLY_TEXT, SORRY, TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from bot.answerers.facts import FactAnswerer
-from bot.app.settings import load_settings
 from bot.engine import Engine, StoreInfo
 from bot.store.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
 from bot.store.memory import RedisState
@@ -40,7 +40,7 @@ async def telegram(
     handle.refresh()
     engine = Engine(RedisState(redis, 10, 3600, 100, 600), FactAnswerer(HybridRetriever(handle, embedder)),
                     StoreInfo("Test Shop", "Hello!"), FeedbackStore(redis))
-    adapter = TelegramAdapter("123:TEST", base_url=stand_in.base_url)
+    adapter = TelegramAdapter(TelegramSettings(bot_token="123:TEST", api_base_url=stand_in.base_url))
     await adapter.start(engine)
     try:
         yield stand_in
@@ -128,7 +128,7 @@ async def test_a_button_the_core_fails_on_is_answered_and_logged(
     async def broken(*args: object, **kwargs: object) -> str:
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(Engine, "feedback", broken)
+    monkeypatch.setattr(Engine, "handle", broken)
     chat, update = random.randrange(10**6, 10**7), _fresh_id()
     with caplog.at_level(logging.ERROR, logger="adapters.telegram.adapter"):
         telegram.push_update(button_press(update, chat, "up"))
@@ -197,7 +197,7 @@ async def test_hostile_and_long_answers_arrive_as_escaped_html_parts(redis_url: 
     await stand_in.start()
     redis = Redis.from_url(redis_url)
     engine = Engine(RedisState(redis, 10, 3600, 100, 600), _HostileAnswerer(), StoreInfo("Shop", "Hi"))
-    adapter = TelegramAdapter("123:TEST", base_url=stand_in.base_url)
+    adapter = TelegramAdapter(TelegramSettings(bot_token="123:TEST", api_base_url=stand_in.base_url))
     await adapter.start(engine)
     try:
         chat = random.randrange(10**6, 10**7)
@@ -254,7 +254,8 @@ async def slow_telegram(
     handle.refresh()
     answerer = DelayedAnswerer(FactAnswerer(HybridRetriever(handle, embedder)), delay=0.3)
     engine = Engine(RedisState(redis, 10, 3600, 100, 600), answerer, StoreInfo("Test Shop", "Hello!"))
-    adapter = TelegramAdapter("123:TEST", base_url=stand_in.base_url, typing_after_s=0.05)
+    adapter = TelegramAdapter(TelegramSettings(bot_token="123:TEST", api_base_url=stand_in.base_url,
+                                               typing_after_s=0.05))
     await adapter.start(engine)
     try:
         yield SlowRig(stand_in, adapter, answerer)
@@ -321,8 +322,3 @@ async def test_cancelling_the_handler_cancels_the_answering(slow_telegram: SlowR
     again = IncomingMessage("telegram", str(chat), str(chat), "can I pay with paypal?", str(_fresh_id()))
     reply = await asyncio.wait_for(slow_telegram.adapter._answer(slow_telegram.adapter.application.bot, chat, again), 5)
     assert reply is not None and "PayPal" in reply.text
-
-
-def test_the_typing_delay_setting_reaches_the_adapter() -> None:
-    adapter = create(load_settings(telegram_bot_token="123:TEST", telegram_typing_after_s=0.25))
-    assert adapter._typing_after_s == 0.25

@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from adapters.telegram.adapter import TelegramAdapter, WebhookConfig
+from adapters.telegram.adapter import TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.store.memory import RedisState
@@ -46,8 +47,9 @@ async def two_webhook_processes(
         engine = Engine(RedisState(redis, 10, 3600, 100, 600), FactAnswerer(HybridRetriever(handle, embedder)),
                         StoreInfo("Test Shop", "Hello!"))
         port = _free_port()
-        hook = WebhookConfig("https://bot.example/telegram", SECRET, "127.0.0.1", port, "telegram")
-        adapter = TelegramAdapter("123:TEST", base_url=stand_in.base_url, webhook=hook)
+        adapter = TelegramAdapter(TelegramSettings(
+            bot_token="123:TEST", api_base_url=stand_in.base_url, webhook_url="https://bot.example/telegram",
+            webhook_secret=SECRET, webhook_listen="127.0.0.1", webhook_port=port, webhook_path="telegram"))
         await adapter.start(engine)
         adapters.append(adapter)
         urls.append(f"http://127.0.0.1:{port}/telegram")

@@ -6,6 +6,7 @@ import uuid
 from collections import deque
 
 from bot.engine import Engine
+from bot.events import Button, ButtonPress
 from bot.types import IncomingMessage, Reply
 
 
@@ -36,3 +37,10 @@ class TestBot:
         """The next reply, which must be none (the bot stayed silent)."""
         reply = self.replies.popleft()
         assert reply is None, f"expected silence, got {reply}"
+
+
+async def press(engine: Engine, platform: str, conversation: str, user: str, button: Button, name: str = "") -> str:
+    """A button pressed under the last answer; the acknowledgement shown."""
+    reply = await engine.handle(ButtonPress(platform, conversation, user, button, name))
+    assert reply is not None
+    return reply.text

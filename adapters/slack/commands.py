@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-OPS_ONLY = frozenset({"kb reload", "kb rollback", "report"})
-REFUSED = ("Sorry, only the store's ops team may change the knowledge base or read reports. "
-           "This attempt has been logged.")
-
 
 @dataclass(frozen=True, slots=True)
 class Command:

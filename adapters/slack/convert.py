@@ -8,17 +8,11 @@ produce one answer.
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.slack.mrkdwn import to_plain
 from bot.types import IncomingMessage
-
-_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
-_CHANNEL = re.compile(r"<#[A-Z0-9]+\|([^>]*)>")
-_SPECIAL = re.compile(r"<![^>]*>")
-_USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +23,7 @@ class SlackTarget:
 
 def plain_text(text: str, bot_user_id: str | None) -> str:
     """Slack's wire text as a person typed it: no bot mention, links as their labels, entities decoded."""
-    text = _USER.sub(lambda m: "" if m.group(1) == bot_user_id else "@" + m.group(1), text)
-    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
-    text = _CHANNEL.sub(lambda m: "#" + m.group(1), text)
-    text = _SPECIAL.sub("", text)
-    return html.unescape(text).strip()
+    return to_plain(text, bot_user_id, show_urls=False)
 
 
 def from_event(event: dict[str, Any], bot_user_id: str | None) -> tuple[IncomingMessage, SlackTarget] | None:
@@ -61,7 +51,7 @@ class ThreadReply:
 
     thread: str  # "channel:thread_ts", as handoff threads are recorded
     user: str
-    text: str
+    text: str  # plain text for the shopper: links as "label (url)", no Slack markup or entities
     message_id: str  # "channel:ts": the same message redelivered is relayed once
 
 
@@ -73,7 +63,9 @@ def thread_reply_of(event: dict[str, Any], bot_user_id: str | None) -> ThreadRep
     channel, thread, user, raw = event.get("channel"), event.get("thread_ts"), event.get("user"), event.get("text")
     if not channel or not thread or not user or not raw or event.get("bot_id") or user == bot_user_id:
         return None
-    if bot_user_id and f"<@{bot_user_id}>" in str(raw):
+    if bot_user_id and (f"<@{bot_user_id}>" in str(raw) or f"<@{bot_user_id}|" in str(raw)):
         return None  # addressed to the bot: handled as its app_mention
-    text = plain_text(str(raw), bot_user_id)
+    text = to_plain(str(raw), bot_user_id)  # the URLs stay: the shopper needs them, the labels alone are useless
+    if not text:
+        return None  # nothing readable left (a bare "<!here>"): nothing to relay
     return ThreadReply(f"{channel}:{thread}", str(user), text, f"{channel}:{event.get('ts')}")

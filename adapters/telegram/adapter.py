@@ -1,18 +1,17 @@
-"""The Telegram transport: python-telegram-bot's Application, polling (webhook: a later step).
+"""The Telegram transport: python-telegram-bot's Application, polling or webhook.
 
-Thin: converts updates with `convert`, formats replies with `formatting`; all behaviour is the engine's.
+Thin: `convert` turns updates into the core's events, every one handed to `Engine.handle`; `formatting`
+turns replies into HTML; `senders` sends what the core sends to shoppers. All behaviour is the engine's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from typing import Literal
 
-from telegram import Bot, BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, CallbackQuery, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -23,57 +22,38 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.telegram.convert import NOT_TEXT, GroupPolicy, to_incoming
-from adapters.telegram.formatting import MAX_MESSAGE, split_text, to_html_messages
-from bot import messages
+from adapters.settings_base import load
+from adapters.telegram.convert import COMMANDS, NOT_TEXT, GroupPolicy, buttons_of, to_incoming
+from adapters.telegram.formatting import to_html_messages
+from adapters.telegram.senders import ShopperSenders
+from adapters.telegram.settings import TelegramSettings
 from bot.app.services import Services
 from bot.app.settings import Settings
 from bot.engine import Engine
-from bot.handoff.outbox import Delivery, Outbox, Undeliverable, start_consuming
+from bot.events import Button, ButtonPress
+from bot.store.outbox import Outbox, start_consuming
 from bot.tasks import cancel_and_wait
 from bot.types import IncomingMessage, Reply
 
 log = logging.getLogger(__name__)
-BUTTONS: dict[str, Literal["up", "down", "human"]] = {"up": "up", "down": "down", "human": "human"}
+BUTTONS: dict[str, Button] = {"up": "up", "down": "down", "human": "human"}
 ONLY_TEXT = "Sorry, I can only read text messages. Please type your question."
 SORRY = "Sorry, something went wrong on our side and I couldn't answer that. Please try again in a moment."
 EXPIRED = "This button has expired."  # a button we no longer know, or on a message we cannot see
 BUTTON_FAILED = "Sorry, that didn't work. Please try again in a moment."
-COMMANDS = [
-    BotCommand("help", "What I can do"),
-    BotCommand("sources", "Where my last answer came from"),
-    BotCommand("reset", "Start this conversation afresh"),
-    BotCommand("forget", "Erase everything stored about you"),
-    BotCommand("human", "Talk to a person from our team"),
-]
-NOTICES = {"resolved": messages.HANDOFF_RESOLVED, "waiting": messages.HANDOFF_WAITING}
 TYPING_EVERY_S = 4.5  # Telegram clears "typing…" after about 5 s
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookConfig:
-    url: str  # the public URL Telegram posts to
-    secret: str  # checked against X-Telegram-Bot-Api-Secret-Token; a mismatch is refused (403)
-    listen: str = "127.0.0.1"
-    port: int = 8443
-    path: str = "telegram"
-
-
 class TelegramAdapter:
-    def __init__(self, token: str, base_url: str | None = None, answer_all_in_groups: bool = False,
-                 staff_user_ids: frozenset[int] = frozenset(), webhook: WebhookConfig | None = None,
-                 flood_limits: bool = True, typing_after_s: float = 1.0) -> None:
-        builder = ApplicationBuilder().token(token).concurrent_updates(True)
-        if flood_limits:
+    def __init__(self, settings: TelegramSettings) -> None:
+        builder = ApplicationBuilder().token(settings.bot_token).concurrent_updates(True)
+        if settings.flood_limits:
             # Keeps under Telegram's flood limits and retries a 429 after its retry_after.
             builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]  # PTB generics
-        if base_url:
-            builder = builder.base_url(base_url)
+        if settings.api_base_url:
+            builder = builder.base_url(settings.api_base_url)
         self.application: Application = builder.build()  # type: ignore[type-arg]
-        self._answer_all = answer_all_in_groups
-        self._webhook = webhook
-        self._staff = staff_user_ids
-        self._typing_after_s = typing_after_s
+        self._settings = settings
         self._policy: GroupPolicy | None = None
         self._core: Engine | None = None
         self._relay: asyncio.Task[None] | None = None
@@ -88,36 +68,19 @@ class TelegramAdapter:
         self._core = core
         await self.application.initialize()
         me = self.application.bot
-        self._policy = GroupPolicy(me.username, me.id, self._answer_all, self._staff)
+        self._policy = GroupPolicy(me.username, me.id, self._settings.answer_all_in_groups, self._settings.staff)
         await me.set_my_commands(COMMANDS)
         await self.application.start()
         updater = self.application.updater
         assert updater is not None
-        if self._webhook is None:
+        hook = self._settings
+        if not hook.webhook_url:
             await updater.start_polling(poll_interval=0.0, timeout=10)
-        else:
-            hook = self._webhook
-            await updater.start_webhook(listen=hook.listen, port=hook.port, url_path=hook.path,
-                                        webhook_url=hook.url, secret_token=hook.secret)
+        else:  # a request without the secret token is refused (403)
+            await updater.start_webhook(listen=hook.webhook_listen, port=hook.webhook_port, url_path=hook.webhook_path,
+                                        webhook_url=hook.webhook_url, secret_token=hook.webhook_secret)
         if outbox is not None:
-            self._relay = await start_consuming(outbox, "telegram", self._deliver)
-
-    async def _deliver(self, delivery: Delivery) -> None:
-        """A message from support staff (or about the handoff) to the shopper's chat, as plain text."""
-        chat = delivery.fields.get("conversation", "")
-        if delivery.kind == "staff":
-            staff = delivery.fields.get("staff", "")
-            text = f"{staff} (support): {delivery.fields['text']}" if staff else delivery.fields["text"]
-        elif delivery.kind in NOTICES:
-            text = NOTICES[delivery.kind]
-        else:
-            log.warning("unknown delivery %s dropped", delivery.kind)
-            return
-        try:
-            for part in split_text(text, MAX_MESSAGE):  # plain text: staff words are never parsed as markup
-                await self.application.bot.send_message(chat, part)
-        except (BadRequest, Forbidden) as err:  # the chat is gone or blocked the bot: retrying cannot help
-            raise Undeliverable(f"chat {chat}: {err}") from err
+            self._relay = await start_consuming(outbox, "telegram", ShopperSenders(self.application.bot).deliver)
 
     async def stop(self) -> None:
         if self._relay is not None:
@@ -150,7 +113,7 @@ class TelegramAdapter:
         parts = to_html_messages(reply)
         for number, part in enumerate(parts, start=1):
             await context.bot.send_message(chat.id, part, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-                                           reply_markup=_buttons(reply) if number == len(parts) else None)
+                                           reply_markup=buttons_of(reply) if number == len(parts) else None)
 
     async def _answer(self, bot: Bot, chat_id: int, msg: IncomingMessage) -> Reply | None:
         """The engine's reply, with "typing…" only once it is slow: every API call counts against the flood
@@ -160,7 +123,7 @@ class TelegramAdapter:
         answering = asyncio.create_task(self._core.handle(msg))
         typing: asyncio.Task[None] | None = None
         try:
-            done, _ = await asyncio.wait({answering}, timeout=self._typing_after_s)
+            done, _ = await asyncio.wait({answering}, timeout=self._settings.typing_after_s)
             if not done:
                 # A task of its own, so that a typing call queued behind the flood limiter never delays the answer.
                 typing = asyncio.create_task(_keep_typing(bot, chat_id))
@@ -194,12 +157,13 @@ class TelegramAdapter:
             return
         chat = query.message.chat.id
         try:
-            ack = await self._core.feedback("telegram", str(chat), str(query.from_user.id), kind,
-                                            query.from_user.full_name)
+            reply = await self._core.handle(ButtonPress("telegram", str(chat), str(query.from_user.id), kind,
+                                                        query.from_user.full_name))
         except Exception:
             log.exception("button %r in chat %s failed", kind, chat)
             await _answer_query(query, BUTTON_FAILED)
             return
+        ack = reply.text if reply is not None else ""
         await _answer_query(query, ack)
         if kind == "human":
             await context.bot.send_message(chat, ack)
@@ -223,26 +187,5 @@ async def _keep_typing(bot: Bot, chat_id: int) -> None:
         await asyncio.sleep(TYPING_EVERY_S)
 
 
-def _buttons(reply: Reply) -> InlineKeyboardMarkup | None:
-    """👍/👎 under every answer; "Talk to a person" under a declined one."""
-    if reply.mode not in ("extractive", "llm", "smalltalk"):
-        return None
-    rows = [[InlineKeyboardButton("👍", callback_data="up"), InlineKeyboardButton("👎", callback_data="down")]]
-    if not reply.confident:
-        rows.append([InlineKeyboardButton("Talk to a person", callback_data="human")])
-    return InlineKeyboardMarkup(rows)
-
-
 def create(settings: Settings) -> TelegramAdapter:
-    if not settings.telegram_bot_token:
-        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    webhook = None
-    if settings.telegram_webhook_url:
-        if not settings.telegram_webhook_secret:
-            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be set in webhook mode")
-        webhook = WebhookConfig(settings.telegram_webhook_url, settings.telegram_webhook_secret,
-                                settings.telegram_webhook_listen, settings.telegram_webhook_port,
-                                settings.telegram_webhook_path)
-    return TelegramAdapter(settings.telegram_bot_token, settings.telegram_api_base_url or None,
-                           settings.telegram_answer_all_in_groups, webhook=webhook,
-                           typing_after_s=settings.telegram_typing_after_s)
+    return TelegramAdapter(load(TelegramSettings))

@@ -1,4 +1,4 @@
-"""Telegram Update → IncomingMessage, and whether the bot should answer it at all.
+"""Telegram Update → IncomingMessage (and whether the bot should answer it at all); the bot's menu and buttons.
 
 Private chats are always answered; in groups only a command, an @mention of the bot or a reply to
 one of its messages is (unless configured to answer everything).
@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Message, MessageEntity, Update
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 
-from bot.types import IncomingMessage
+from bot.types import IncomingMessage, Reply
 
 NOT_TEXT = "not-text"  # marker text for a message with no text or caption (sticker, voice, location…)
+COMMANDS = [
+    BotCommand("help", "What I can do"),
+    BotCommand("sources", "Where my last answer came from"),
+    BotCommand("reset", "Start this conversation afresh"),
+    BotCommand("forget", "Erase everything stored about you"),
+    BotCommand("human", "Talk to a person from our team"),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +75,13 @@ def _strip_mention(text: str, bot_username: str) -> str:
     if text.lower().startswith(mention.lower()):
         return text[len(mention):].lstrip(" ,:")
     return text.replace(mention, "").strip() if not text.startswith("/") else text
+
+
+def buttons_of(reply: Reply) -> InlineKeyboardMarkup | None:
+    """👍/👎 under every answer; "Talk to a person" under a declined one."""
+    if reply.mode not in ("extractive", "llm", "smalltalk"):
+        return None
+    rows = [[InlineKeyboardButton("👍", callback_data="up"), InlineKeyboardButton("👎", callback_data="down")]]
+    if not reply.confident:
+        rows.append([InlineKeyboardButton("Talk to a person", callback_data="human")])
+    return InlineKeyboardMarkup(rows)

@@ -1,5 +1,5 @@
-"""What an adapter serves with: the conversation engine, knowledge-base operations for ops, and (with
-Redis) the handoff desk, the outbox it delivers through, and reports."""
+"""What an adapter serves with: the engine (the one door for everything inbound) and, with Redis, the
+outbox it delivers through and the handoff threads its staff-side sender records."""
 
 from __future__ import annotations
 
@@ -8,21 +8,19 @@ from typing import Protocol
 
 from bot.engine import Engine
 from bot.handoff.desk import HandoffDesk
-from bot.handoff.outbox import Outbox
-from bot.ops.kb import KnowledgeOps
-from bot.ops.reports import Reports
+from bot.outbound import HandoffThreads
+from bot.store.outbox import Outbox
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     engine: Engine
-    ops: KnowledgeOps
-    desk: HandoffDesk | None = None
     outbox: Outbox | None = None
-    reports: Reports | None = None
+    threads: HandoffThreads | None = None  # None: no handoff desk (no Redis, or HANDOFF_TO empty)
+    desk: HandoffDesk | None = None  # for the process's own background work (reminders), not for adapters
 
 
 class Adapter(Protocol):
-    """A platform adapter: turns platform events into IncomingMessages and Replies back."""
+    """A platform adapter: turns platform events into the core's events, and what comes back into messages."""
 
     async def run(self, services: Services) -> None: ...

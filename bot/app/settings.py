@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     embed_backend: Literal["onnx", "torch"] = "onnx"
     embed_onnx_variant: Literal["fp32", "O2"] = "O2"
     embed_onnx_dir: Path | None = None  # where exported models are kept; empty: KB_DATA_DIR/onnx
+    eval_data: Path | None = None  # `storebot eval` question sets (store-faq/, product-qa/); unset: pass --data
 
     # Answers
     answer_mode: Literal["extractive", "llm"] = "extractive"
@@ -61,19 +62,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(20, ge=1)
     dedupe_ttl_s: int = Field(600, ge=1)
 
-    # Telegram
-    telegram_bot_token: str = ""
-    telegram_api_base_url: str = ""  # another Bot API server (e.g. a local one); empty: Telegram's
-    telegram_answer_all_in_groups: bool = False
-    telegram_webhook_url: str = ""  # set: webhook mode; empty: polling
-    telegram_webhook_secret: str = ""
-    telegram_webhook_listen: str = "127.0.0.1"
-    telegram_webhook_port: int = Field(8443, ge=1, le=65535)
-    telegram_webhook_path: str = "telegram"
-    telegram_typing_after_s: float = Field(1.0, ge=0)  # "typing…" only for answers slower than this
-
-    # Handing conversations to people (needs SLACK_SUPPORT_CHANNEL), feedback and reports
-    slack_support_channel: str = ""  # channel id where handoffs open as threads; empty: no handoff
+    # Handing conversations to people, feedback and reports
+    handoff_to: Literal["", "slack"] = ""  # the platform where staff take conversations over; empty: no handoff
     handoff_after_declines: int = Field(2, ge=0)  # declined answers in a row that hand over (0: never)
     handoff_remind_after_min: float = Field(15, gt=0)
     handoff_show_staff_names: bool = True  # "Jane (support): …" rather than just the text
@@ -81,18 +71,9 @@ class Settings(BaseSettings):
     support_timezone: str = "UTC"
     feedback_keep_entries: int = Field(100_000, ge=100)  # 👍/👎 and activity kept for reports (per stream)
 
-    # Slack
-    slack_bot_token: str = ""
-    slack_app_token: str = ""  # set: Socket Mode; empty: HTTP mode with SLACK_SIGNING_SECRET
-    slack_signing_secret: str = ""
-    slack_api_base_url: str = ""  # another Web API server; empty: Slack's
-    slack_http_host: str = "127.0.0.1"
-    slack_http_port: int = Field(3000, ge=0, le=65535)
-    slack_events_path: str = "/slack/events"
-    slack_command: str = "/storebot"
-    slack_ops_user_ids: str = ""  # comma-separated Slack user ids allowed to reload / roll back
-    slack_ops_usergroup: str = ""  # or a user group id (members are looked up on each attempt)
-    slack_placeholder_after_s: float = Field(1.0, ge=0)
+    # Who may reload, roll back and read reports (from any platform's ops command)
+    ops_user_ids: str = ""  # comma-separated platform user ids
+    ops_usergroup: str = ""  # or a platform user group id (members are looked up on each attempt)
 
     @model_validator(mode="after")
     def _valid_support_hours(self) -> Settings:

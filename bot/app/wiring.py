@@ -25,7 +25,7 @@ from bot.app.settings import Settings
 from bot.engine import Engine, StoreInfo
 from bot.handoff.desk import HandoffDesk, HandoffPolicy, send_reminders
 from bot.handoff.hours import SupportHours
-from bot.handoff.outbox import Outbox
+from bot.ops.desk import OpsDesk, OpsPolicy
 from bot.ops.kb import KnowledgeOps
 from bot.ops.reload import follow_reloads
 from bot.ops.reports import Reports
@@ -33,6 +33,7 @@ from bot.store.activity import ActivityLog
 from bot.store.feedback import FeedbackStore
 from bot.store.local import LocalState
 from bot.store.memory import RedisState
+from bot.store.outbox import Outbox
 from bot.tasks import cancel_and_wait
 from bot.types import Answerer
 from knowledge.index.builder import BuildOptions
@@ -135,14 +136,16 @@ def _services_on_redis(settings: Settings, redis: Redis, answerer: Answerer, sto
     outbox = Outbox(redis, retention=settings.feedback_keep_entries)
     activity = ActivityLog(redis, settings.feedback_keep_entries)
     desk = None
-    if settings.slack_support_channel:  # handoffs need someone to hand to
-        policy = HandoffPolicy("slack", SupportHours.parse(settings.support_hours, settings.support_timezone),
+    if settings.handoff_to:  # handoffs need someone to hand to
+        policy = HandoffPolicy(settings.handoff_to,
+                               SupportHours.parse(settings.support_hours, settings.support_timezone),
                                settings.handoff_remind_after_min * 60, settings.handoff_show_staff_names,
                                settings.handoff_after_declines)
         desk = HandoffDesk(redis, outbox, activity, policy)
-    engine = Engine(state, answerer, store, FeedbackStore(redis, settings.feedback_keep_entries), desk, activity)
-    return Services(engine, make_ops(settings, redis, embedder, handle), desk, outbox,
-                    Reports(redis, activity, lambda: embedder, retriever))
+    ops = OpsDesk(make_ops(settings, redis, embedder, handle), Reports(redis, activity, lambda: embedder, retriever),
+                  OpsPolicy.parse(settings.ops_user_ids, settings.ops_usergroup))
+    engine = Engine(state, answerer, store, FeedbackStore(redis, settings.feedback_keep_entries), desk, activity, ops)
+    return Services(engine, outbox, desk, desk)
 
 
 @asynccontextmanager
@@ -175,7 +178,9 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
                 background.append(asyncio.create_task(send_reminders(services.desk, every)))
         else:
             state = LocalState(settings.memory_turns, settings.rate_limit_per_minute)
-            services = Services(Engine(state, answerer, store), make_ops(settings, None, embedder, handle))
+            ops = OpsDesk(make_ops(settings, None, embedder, handle), None,
+                          OpsPolicy.parse(settings.ops_user_ids, settings.ops_usergroup))
+            services = Services(Engine(state, answerer, store, ops=ops))
         yield RunningEngine(services, handle, notice)
     finally:
         await cancel_and_wait(*background)

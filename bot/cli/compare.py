@@ -1,4 +1,4 @@
-"""`storebot eval --compare`: fine-tuning vs embeddings on the store's eval data, one table per set."""
+"""`storebot eval compare`: fine-tuning vs embeddings on the store's eval data, one table per set."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import csv
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from openai import AsyncOpenAI
@@ -16,7 +16,6 @@ from rich.console import Console
 from bot.answerers.facts import FactAnswerer
 from bot.app.settings import Settings
 from bot.app.wiring import build_options, local_embedder
-from bot.cli.kb import EVAL_DATA, settings_or_exit
 from bot.training.chat_eval import (
     FineTunedAlone,
     Question,
@@ -45,23 +44,9 @@ RAG_RETRIEVAL = "base embeddings + past questions as search keys"  # the retriev
 CHAT_MODES = ("RAG with the base chat model", "fine-tuned chat model alone", "fine-tuned chat model with RAG")
 
 
-def eval_main(
-    ctx: typer.Context,
-    compare: Annotated[bool, typer.Option("--compare", help="Compare answer modes on the eval sets.")] = False,
-    data: Annotated[Path, typer.Option(help="Folder with store-faq/ and product-qa/.")] = EVAL_DATA,
-    model: Annotated[Path | None, typer.Option(
-        help="A fine-tuned embedding model; default: fine-tune one on store-faq's history first.")] = None,
-    chat_model: Annotated[str | None, typer.Option(
-        help="A fine-tuned chat model id (ft:…); default LLM_MODEL when it is one.")] = None,
-    chat_limit: Annotated[int | None, typer.Option(help="Score chat modes on the first N questions only.")] = None,
-) -> None:
-    """Measure retrieval quality on labelled question sets (`--compare`: all answer modes side by side)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if not compare:
-        console.print(ctx.get_help())
-        raise typer.Exit(0)
-    settings = settings_or_exit()
+def compare_modes(settings: Settings, data: Path, model: Path | None, chat_model: str | None,
+                  chat_limit: int | None) -> None:
+    """Prints the store-faq and product-qa tables; without `model`, fine-tunes one on store-faq's history first."""
     with tempfile.TemporaryDirectory() as work:
         tuned_path = model or _fine_tune_on_history(data / "store-faq", Path(work), settings)
         try:

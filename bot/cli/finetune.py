@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.app.settings import Settings
 from bot.app.wiring import build_options
-from bot.cli.kb import settings_or_exit
+from bot.cli.context import CliContext
 from bot.training.finetune_chat import (
     DEFAULT_EPOCHS,
     DatasetError,
@@ -41,6 +41,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 @finetune_app.command("embeddings")
 def finetune_embeddings(
+    ctx: typer.Context,
     history: Annotated[Path | None, typer.Option(help="Past questions CSV/JSON/JSONL (question,faq_id).")] = None,
     faq: Annotated[Path | None, typer.Option(help="FAQ file the history points into.")] = None,
     source: Annotated[Path | None, typer.Option(
@@ -49,7 +50,7 @@ def finetune_embeddings(
     epochs: Annotated[int, typer.Option(min=1, max=20)] = 1,
 ) -> None:
     """Fine-tune the bundled MiniLM on (past question → FAQ entry) pairs and FAQ alternates."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     try:
         sources = _sources(history, faq, source or settings.kb_source_dir, settings)
     except (SourceError, FineTuneError) as err:
@@ -103,11 +104,12 @@ CHAT_DIR = Path("data/finetune-chat")
 
 @chat_app.command("prepare")
 def chat_prepare(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Where train.jsonl and validation.jsonl go.")] = CHAT_DIR,
     source: Annotated[Path | None, typer.Option(help="Source directory; default KB_SOURCE_DIR.")] = None,
 ) -> None:
     """Build and check the dataset: FAQ entries, past questions, 👍-rated answers, staff answers."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     try:
         sources = load_sources(source or settings.kb_source_dir, build_options(settings).load)
         rated, staff = asyncio.run(_from_redis(settings))
@@ -138,9 +140,9 @@ def _client(settings: Settings) -> AsyncOpenAI:
 
 
 @chat_app.command("start")
-def chat_start(directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR) -> None:
+def chat_start(ctx: typer.Context, directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR) -> None:
     """Upload the prepared files and create the fine-tuning job."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     try:
         job = asyncio.run(start_job(_client(settings), directory, settings.finetune_base_model))
     except (OSError, OpenAIError) as err:
@@ -151,9 +153,9 @@ def chat_start(directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR) -> 
 
 
 @chat_app.command("status")
-def chat_status(directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR) -> None:
+def chat_status(ctx: typer.Context, directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR) -> None:
     """The job's status and its latest events."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     status = _status(settings, directory)
     for event in status.events:
         console.print(f"  {event}", markup=False)
@@ -163,11 +165,12 @@ def chat_status(directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR) ->
 
 @chat_app.command("use")
 def chat_use(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Option("--dir")] = CHAT_DIR,
     env_file: Annotated[Path, typer.Option(help="The settings file to record LLM_MODEL in.")] = Path(".env"),
 ) -> None:
     """Record the fine-tuned model as LLM_MODEL, so `ANSWER_MODE=llm` answers with it."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     status = _status(settings, directory)
     if status.status != "succeeded" or not status.fine_tuned_model:
         err_console.print(f"Job {status.id} is {status.status}; there is no fine-tuned model to use yet.",

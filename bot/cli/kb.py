@@ -1,10 +1,9 @@
-"""`storebot kb ...` and `storebot eval ...`: build, inspect, search, roll back and measure the KB."""
+"""`storebot kb ...`: build, inspect, search and roll back the knowledge base."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +17,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.app.settings import Settings, SettingsError, load_settings
+from bot.app.settings import Settings
 from bot.app.wiring import build_options, make_cache, make_embedder, make_ops, make_store
+from bot.cli.context import CliContext
 from bot.ops.conversation_spec import SpecError, load_spec
 from bot.ops.kb import KnowledgeOps, describe_reload, describe_rollback
 from bot.ops.kb_summary import summary_line, threshold_line, warning_lines
 from bot.ops.reload_gate import GateVerdict, conversation_gate
-from knowledge.eval.evaluation import evaluate_product_qa, evaluate_store_faq, stage_product_qa, stage_store_faq
 from knowledge.index.builder import build_version
 from knowledge.index.embedding import Embedder
 from knowledge.index.live import IndexHandle, NoIndexError
@@ -34,22 +33,13 @@ from knowledge.sources.records import SourceError
 
 T = TypeVar("T")
 kb_app = typer.Typer(help="Build, inspect and roll back the knowledge base.", no_args_is_help=True)
-eval_app = typer.Typer(help="Measure retrieval quality on labelled question sets.")
-EVAL_DATA = Path("../shared/eval")
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as err:
-        err_console.print(f"{err}", style="red", markup=False, highlight=False)
-        raise typer.Exit(2) from None
-
-
-def _build(settings: Settings, source: Path, store: VersionStore, quiet: bool = False,
-           strict: bool = False) -> Manifest:
+def build_with_progress(settings: Settings, source: Path, store: VersionStore, quiet: bool = False,
+                        strict: bool = False) -> Manifest:
+    """One build with a progress bar on stderr (`quiet`: none); `storebot eval` builds its throwaway indexes here."""
     embedder = make_embedder(settings)
     cache = make_cache(settings)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -72,6 +62,7 @@ STRICT_HELP = "Fail the build on any warning (a skipped row, file or page) inste
 
 @kb_app.command("build")
 def kb_build(
+    ctx: typer.Context,
     source: Annotated[Path | None, typer.Option(help=SOURCE_HELP)] = None,
     embed_model: Annotated[Path | None, typer.Option(
         help="A fine-tuned model directory (`storebot finetune embeddings`); default EMBED_MODEL.")] = None,
@@ -80,16 +71,12 @@ def kb_build(
     """Build a new version from the sources and make it live (the old one keeps serving on error).
 
     Without --source it builds KB_SOURCE_DIR: the bundled demo store unless you set it."""
-    settings = settings_or_exit()
-    if embed_model is not None:
-        try:
-            settings = load_settings(embed_model=str(embed_model))
-        except SettingsError as err:
-            err_console.print(f"{err}", style="red", markup=False, highlight=False)
-            raise typer.Exit(2) from None
+    cli = CliContext.of(ctx)
+    # Loaded again rather than copied, so the model directory is validated as EMBED_MODEL would be.
+    settings = cli.settings if embed_model is None else cli.load(embed_model=str(embed_model))
     store = make_store(settings)
     try:
-        manifest = _build(settings, source or settings.kb_source_dir, store, strict=strict)
+        manifest = build_with_progress(settings, source or settings.kb_source_dir, store, strict=strict)
     except SourceError as err:
         err_console.print(f"Build failed: {err}", style="red", markup=False, highlight=False)
         live = store.current()
@@ -104,6 +91,7 @@ def kb_build(
 
 @kb_app.command("reload")
 def kb_reload(
+    ctx: typer.Context,
     source: Annotated[Path | None, typer.Option(help=SOURCE_HELP)] = None,
     test: Annotated[Path | None, typer.Option(
         help="Conversation tests (`storebot test` format) the new version must pass before it goes live.")] = None,
@@ -111,7 +99,7 @@ def kb_reload(
                                             "version must also do at least as well as the live one.")] = 0.9,
 ) -> None:
     """Build a new version and tell every running bot process to switch to it (over Redis)."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     if source is not None:
         settings = settings.model_copy(update={"kb_source_dir": source})
     spec = None
@@ -139,9 +127,9 @@ def kb_reload(
 
 
 @kb_app.command("rollback")
-def kb_rollback() -> None:
+def kb_rollback(ctx: typer.Context) -> None:
     """Make the version built before the live one live again, and tell running processes."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     result, unreachable = asyncio.run(_with_ops(settings, lambda ops: ops.rollback()))
     if not result.ok:
         err_console.print(f"{describe_rollback(result)}", style="red", markup=False, highlight=False)
@@ -171,9 +159,9 @@ async def _with_ops(settings: Settings, action: Callable[[KnowledgeOps], Awaitab
 
 
 @kb_app.command("status")
-def kb_status() -> None:
+def kb_status(ctx: typer.Context) -> None:
     """The live version: counts, sources, age, thresholds."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     store = make_store(settings)
     current = store.current()
     if current is None:
@@ -204,11 +192,12 @@ def _age(seconds: float) -> str:
 
 @kb_app.command("search")
 def kb_search(
+    ctx: typer.Context,
     question: str,
     k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
 ) -> None:
     """Ranked passages for a question, with similarity against the threshold and the source."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     handle = IndexHandle(make_store(settings))
     try:
         handle.refresh()
@@ -232,44 +221,3 @@ def _no_index_message(err: Exception) -> str:
         return "No knowledge base built yet: run `storebot kb build` first."
     return f"The live knowledge base cannot be read ({err}); rebuild it with `storebot kb build`."
 
-
-def _eval_on(settings: Settings, staged: Path, work: Path) -> HybridRetriever:
-    store = VersionStore(work / "kb")
-    _build(settings, staged, store, quiet=True)
-    handle = IndexHandle(store)
-    handle.refresh()
-    return HybridRetriever(handle, make_embedder(settings))
-
-
-def _print_figures(title: str, figures: dict[str, float]) -> None:
-    table = Table(title=title)
-    for name in figures:
-        table.add_column(name)
-    table.add_row(*(f"{v:.3f}" if v < 100 else f"{v:.0f}" for v in figures.values()))
-    console.print(table)
-
-
-@eval_app.command("store-faq")
-def eval_store_faq(
-    data: Annotated[Path, typer.Option(help="faq.csv, history.csv, queries.csv.")] = EVAL_DATA / "store-faq",
-) -> None:
-    """hit@1/hit@5/MRR@10 and answered/declined shares, without and with past questions."""
-    settings = settings_or_exit()
-    for with_history in (False, True):
-        with tempfile.TemporaryDirectory() as work:
-            staged = stage_store_faq(data, Path(work) / "src", with_history)
-            retriever = _eval_on(settings, staged, Path(work))
-            _print_figures(f"store-faq, {'with' if with_history else 'without'} history",
-                           evaluate_store_faq(retriever.search, data))
-
-
-@eval_app.command("product-qa")
-def eval_product_qa(
-    data: Annotated[Path, typer.Option(help="Folder with passages.jsonl, queries.jsonl.")] = EVAL_DATA / "product-qa",
-) -> None:
-    """hit@1/hit@5/MRR@10 and product@1 over the whole catalogue."""
-    settings = settings_or_exit()
-    with tempfile.TemporaryDirectory() as work:
-        staged = stage_product_qa(data, Path(work) / "src")
-        retriever = _eval_on(settings, staged, Path(work))
-        _print_figures("product-qa", evaluate_product_qa(retriever.search, data))

@@ -1,4 +1,4 @@
-"""The `storebot` command."""
+"""The `storebot` command: one typer app, every command group registered on it."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from rich.console import Console
 from bot.app.services import Adapter
 from bot.app.settings import Settings
 from bot.app.wiring import running_engine
-from bot.cli.compare import eval_main
+from bot.cli.context import CliContext
+from bot.cli.eval import eval_app
 from bot.cli.finetune import finetune_app
-from bot.cli.kb import eval_app, kb_app, settings_or_exit
+from bot.cli.kb import kb_app
 from bot.cli.report import report
 from bot.cli.test import run_conversation_tests
 from knowledge.index.live import ModelMismatchError, NoIndexError
@@ -22,13 +23,21 @@ from knowledge.sources.records import SourceError
 
 app = typer.Typer(help="storebot: a chat bot for online stores.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+@app.callback()
+def storebot(ctx: typer.Context) -> None:
+    # The one place ctx.obj is filled: every command below reads its settings from it (loaded on first use).
+    # An object passed in (e.g. a test's CliRunner obj=) is kept.
+    ctx.ensure_object(CliContext)
+
+
 app.add_typer(kb_app, name="kb")
-eval_app.callback(invoke_without_command=True)(eval_main)
 app.add_typer(eval_app, name="eval")
+app.add_typer(finetune_app, name="finetune")
 app.command("report")(report)
 app.command("test")(run_conversation_tests)
-app.add_typer(finetune_app, name="finetune")
-err_console = Console(stderr=True, soft_wrap=True)
 
 
 def load_adapter(name: str, settings: Settings) -> Adapter:
@@ -41,10 +50,10 @@ def load_adapter(name: str, settings: Settings) -> Adapter:
 
 
 @app.command()
-def chat() -> None:
+def chat(ctx: typer.Context) -> None:
     """Chat with the bot in the terminal (uses Redis when reachable, in-process memory otherwise)."""
     logging.basicConfig(level=logging.WARNING)
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     try:
         asyncio.run(_chat(settings))
     except ModelMismatchError as err:
@@ -69,10 +78,10 @@ async def _chat(settings: Settings) -> None:
 
 
 @app.command()
-def serve(platforms: list[str]) -> None:
+def serve(ctx: typer.Context, platforms: list[str]) -> None:
     """Serve shoppers on the named platforms (e.g. `telegram`), all in this process, on Redis."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     try:
         adapters = [load_adapter(name, settings) for name in platforms]
     except ValueError as err:

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from bot.app.settings import Settings
 from bot.app.wiring import make_embedder, make_store
-from bot.cli.kb import settings_or_exit
+from bot.cli.context import CliContext
 from bot.ops.reports import Report, Reports, describe, groups_csv, write_candidates
 from bot.store.activity import ActivityLog
 from knowledge.index.live import IndexHandle
@@ -34,13 +34,14 @@ def period_seconds(text: str) -> float:
 
 
 def report(
+    ctx: typer.Context,
     since: Annotated[str, typer.Option(help="Period: 7d, 12h, 30m.")] = "7d",
     csv: Annotated[Path | None, typer.Option(help="Write the question groups to this CSV file.")] = None,
     candidates: Annotated[Path | None, typer.Option(
         help="Write staff-answered questions as faq/ and past_questions/ CSV files under this directory.")] = None,
 ) -> None:
     """Questions answered, declined and handed off; 👍/👎 rates; the FAQ entries to write next."""
-    settings = settings_or_exit()
+    settings = CliContext.of(ctx).settings
     seconds = period_seconds(since)
     try:
         built = asyncio.run(_build(settings, seconds))

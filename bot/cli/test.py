@@ -13,7 +13,7 @@ from rich.console import Console
 
 from bot.app.settings import Settings
 from bot.app.wiring import running_engine
-from bot.cli.kb import settings_or_exit
+from bot.cli.context import CliContext
 from bot.ops.conversation_spec import Spec, SpecError, load_spec
 from bot.ops.conversation_tests import BUCKET_LABELS, BUCKETS, RunResult, Tally, TurnResult, run_spec
 from knowledge.index.live import ModelMismatchError, NoIndexError
@@ -24,6 +24,7 @@ err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def run_conversation_tests(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Conversations YAML: conversations → name, turns → ask, expect.")],
     min_pass: Annotated[float, typer.Option(min=0.0, max=1.0, help="Exit 1 when the pass rate is below this.")] = 0.9,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document (every turn) instead.")] = False,
@@ -36,7 +37,7 @@ def run_conversation_tests(
     except SpecError as err:
         err_console.print(str(err), style="red", markup=False)
         raise typer.Exit(2) from None
-    settings = _test_settings(settings_or_exit())
+    settings = _test_settings(CliContext.of(ctx).settings)
     try:
         result = asyncio.run(_run(settings, spec))
     except (ModelMismatchError, NoIndexError) as err:
@@ -55,7 +56,7 @@ def run_conversation_tests(
 
 def _test_settings(settings: Settings) -> Settings:
     # Tests must not page the support team (no handoff desk) nor trip the per-shopper rate limit.
-    return settings.model_copy(update={"slack_support_channel": "",
+    return settings.model_copy(update={"handoff_to": "",
                                        "rate_limit_per_minute": max(settings.rate_limit_per_minute, 100_000)})
 
 

@@ -9,7 +9,6 @@ thread, the staff's replies go to the shopper.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -21,8 +20,9 @@ from redis.asyncio import Redis
 
 from bot import messages
 from bot.handoff.hours import SupportHours
-from bot.handoff.outbox import Outbox
+from bot.outbound import HandoffOpened, Reminder, Resolved, ShopperToStaff, StaffToShopper, TranscriptLine
 from bot.store.activity import ActivityLog
+from bot.store.outbox import Outbox
 from bot.store.redis_keys import PREFIX, as_fields, as_text
 from bot.tasks import Connected, supervised
 from bot.types import Turn
@@ -96,11 +96,10 @@ class HandoffDesk:
                 return existing, False
             await self._redis.set(key, handoff_id, ex=self.policy.keep_s)  # the old pointer was stale
         await self._redis.zadd(WAITING, {handoff_id: handoff.opened_at})
-        transcript = [{"role": t.role, "text": t.text} for t in history[-TRANSCRIPT_TURNS:]]
-        await self._outbox.put(self.policy.staff_platform, "opened", handoff=handoff_id, platform=platform,
-                               name=handoff.name, reason=reason, transcript=json.dumps(transcript),
-                               last_answer=last_bot.text if last_bot else "",
-                               sources=json.dumps([asdict(c) for c in last_bot.citations] if last_bot else []))
+        transcript = tuple(TranscriptLine(t.role, t.text) for t in history[-TRANSCRIPT_TURNS:])
+        await self._outbox.put(self.policy.staff_platform, HandoffOpened(
+            handoff_id, platform, handoff.name, reason, transcript, last_bot.text if last_bot else "",
+            last_bot.citations if last_bot else ()))
         await self._activity.record("handoff", platform, conversation, user, handoff=handoff_id, reason=reason,
                                     question=question)
         return handoff, True
@@ -137,12 +136,16 @@ class HandoffDesk:
         handoff_id = await self._redis.get(_thread_key(thread))
         return await self.get(as_text(handoff_id)) if handoff_id else None
 
+    async def thread_of(self, handoff_id: str) -> str:
+        """The handoff's staff thread; empty while its opening is not posted (or the handoff is unknown)."""
+        return as_text(await self._redis.hget(_record_key(handoff_id), "thread") or "")
+
     async def attach_thread(self, handoff_id: str, thread: str) -> None:
         await self._redis.hset(_record_key(handoff_id), "thread", thread)
         await self._redis.set(_thread_key(thread), handoff_id, ex=self.policy.keep_s)
 
     async def from_shopper(self, handoff: Handoff, text: str) -> None:
-        await self._outbox.put(self.policy.staff_platform, "shopper", handoff=handoff.id, text=text)
+        await self._outbox.put(self.policy.staff_platform, ShopperToStaff(handoff.id, handoff.name, text))
 
     async def from_staff(self, handoff: Handoff, staff: str, text: str, message_id: str = "") -> bool:
         """Relays a staff reply to the shopper once (`message_id` dedupes redeliveries); False when the
@@ -154,7 +157,7 @@ class HandoffDesk:
         if message_id and not await self._redis.set(seen, 1, nx=True, ex=self.policy.keep_s):
             return False
         shown = staff if self.policy.show_staff_names else ""
-        await self._outbox.put(current.platform, "staff", conversation=current.conversation, text=text, staff=shown)
+        await self._outbox.put(current.platform, StaffToShopper(current.conversation, text, shown))
         answer = f"{current.staff_answer}\n\n{text}".strip()
         await self._redis.hset(_record_key(handoff.id), "staff_answer", answer)
         await self._redis.zrem(WAITING, handoff.id)
@@ -172,8 +175,9 @@ class HandoffDesk:
         key = open_key(handoff.platform, handoff.conversation)
         if await self._redis.get(key) == handoff_id.encode():
             await self._redis.delete(key)
-        await self._outbox.put(handoff.platform, "resolved", conversation=handoff.conversation)
-        await self._outbox.put(self.policy.staff_platform, "resolved", handoff=handoff_id, by=by)
+        resolved = Resolved(handoff_id, handoff.conversation, handoff.name, by)
+        await self._outbox.put(handoff.platform, resolved)
+        await self._outbox.put(self.policy.staff_platform, resolved)
         await self._activity.record("resolved", handoff.platform, handoff.conversation, handoff.user,
                                     handoff=handoff_id, question=handoff.question, declined=str(int(handoff.declined)),
                                     staff_answer=(await self.get(handoff_id) or handoff).staff_answer, by=by)
@@ -192,8 +196,9 @@ class HandoffDesk:
             if handoff is None or handoff.status != "open":
                 continue
             minutes = max(1, round(self.policy.remind_after_s / 60))
-            await self._outbox.put(self.policy.staff_platform, "reminder", handoff=handoff_id, minutes=str(minutes))
-            await self._outbox.put(handoff.platform, "waiting", conversation=handoff.conversation)
+            reminder = Reminder(handoff_id, handoff.conversation, handoff.name, minutes)
+            await self._outbox.put(self.policy.staff_platform, reminder)
+            await self._outbox.put(handoff.platform, reminder)
             reminded += 1
         return reminded
 

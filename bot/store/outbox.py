@@ -19,6 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from bot.outbound import Outbound, decode, encode
 from bot.store.redis_keys import PREFIX, as_fields, as_text
 from bot.tasks import Connected, supervised
 
@@ -44,8 +45,7 @@ class Undeliverable(Exception):
 @dataclass(frozen=True, slots=True)
 class Delivery:
     id: str
-    kind: str
-    fields: dict[str, str]
+    event: Outbound
 
 
 Deliver = Callable[[Delivery], Awaitable[None]]
@@ -60,9 +60,9 @@ class Outbox:
         self._max_attempts = max_attempts
         self._retention = retention
 
-    async def put(self, to: str, kind: str, **fields: str) -> str:
-        """Queues a delivery for the adapters of platform `to`."""
-        entry: dict[Any, Any] = {"kind": kind, **fields}
+    async def put(self, to: str, event: Outbound) -> str:
+        """Queues an event for the adapters of platform `to`."""
+        entry: dict[Any, Any] = encode(event)
         return as_text(await self._redis.xadd(outbox_stream(to), entry, maxlen=self._retention, approximate=True))
 
     async def consume(self, platform: str, consumer: str, deliver: Deliver,
@@ -102,37 +102,43 @@ class Outbox:
                 raise
             except Undeliverable as err:
                 log.warning("delivery %s on %s is undeliverable: %s", delivery.id, stream, err)
-                await self._dead_letter(stream, delivery)
+                await self._dead_letter(stream, delivery.id, encode(delivery.event))
             except Exception:
                 attempts[delivery.id] = attempts.get(delivery.id, 0) + 1
                 log.exception("delivery %s on %s failed (attempt %d)", delivery.id, stream, attempts[delivery.id])
                 if attempts[delivery.id] < self._max_attempts:
                     await asyncio.sleep(min(2 ** attempts[delivery.id] * 0.1, 5))
                     return  # keep the order: retry this one before the ones behind it
-                await self._dead_letter(stream, delivery)
+                await self._dead_letter(stream, delivery.id, encode(delivery.event))
                 log.error("delivery %s on %s given up after %d attempts", delivery.id, stream, self._max_attempts)
             attempts.pop(delivery.id, None)
             await self._redis.xack(stream, GROUP, delivery.id)
 
-    async def _dead_letter(self, stream: str, delivery: Delivery) -> None:
-        dead: dict[Any, Any] = {"stream": stream, "kind": delivery.kind, **delivery.fields}
+    async def _dead_letter(self, stream: str, entry_id: str, entry: dict[str, str]) -> None:
+        dead: dict[Any, Any] = {"stream": stream, "entry": entry_id, **entry}
         await self._redis.xadd(DEAD_LETTERS, dead, maxlen=self._retention, approximate=True)
 
     async def _read(self, stream: str, consumer: str, position: str, block: bool = False) -> list[Delivery]:
         found: Any = await self._redis.xreadgroup(GROUP, consumer, {stream: position}, count=5,
                                                   block=self._block_ms if block else None)
-        return [_delivery(entry_id, fields) for _, entries in found or [] for entry_id, fields in entries if fields]
+        deliveries = []
+        for _, entries in found or []:
+            for raw_id, raw in entries:
+                entry_id, entry = as_text(raw_id), as_fields(raw)
+                if not entry:
+                    continue  # trimmed away while pending
+                try:
+                    deliveries.append(Delivery(entry_id, decode(entry)))
+                except ValueError as err:  # written by another version, or damaged: no sender could use it
+                    log.error("outbox entry %s on %s dropped: %s", entry_id, stream, err)
+                    await self._dead_letter(stream, entry_id, entry)
+                    await self._redis.xack(stream, GROUP, entry_id)
+        return deliveries
 
     async def _claim_abandoned(self, stream: str, consumer: str) -> None:
         """Takes over entries another consumer read and never acknowledged (it stopped) for longer than the
         idle time; they come back, in stream order, with this consumer's own pending entries."""
         await self._redis.xautoclaim(stream, GROUP, consumer, self._claim_idle_ms, "0-0", count=5, justid=True)
-
-
-def _delivery(entry_id: Any, fields: Any) -> Delivery:
-    decoded = as_fields(fields)
-    kind = decoded.pop("kind", "")
-    return Delivery(as_text(entry_id), kind, decoded)
 
 
 async def start_consuming(outbox: Outbox, platform: str, deliver: Deliver) -> asyncio.Task[None]:
