@@ -162,7 +162,7 @@ class LLMQueryEngine(AnswerQueryEngine):
 
 class OpenAIAnswerer(LLMQueryEngine):
     """The LLM mode over an existing `openai.AsyncOpenAI` client (through LlamaIndex's OpenAILike) and any
-    `PassageSearch` whose passages carry their own `confident` judgement (`storebot eval --compare`)."""
+    `PassageSearch` whose passages carry their own `confident` judgement (`storebot eval compare`)."""
 
     def __init__(
         self,

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     # Any LlamaIndex LLM integration, as module:Class; empty: llama_index.llms.openai_like:OpenAILike
     llm_class: str = Field("", pattern=r"^$|^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     llm_kwargs: dict[str, Any] = Field(default_factory=dict)  # JSON object: more arguments for the LLM class
-    llm_price_input_per_m: float = Field(0.0, ge=0)  # USD per 1M prompt tokens (eval --compare cost)
+    llm_price_input_per_m: float = Field(0.0, ge=0)  # USD per 1M prompt tokens (eval compare cost)
     llm_price_output_per_m: float = Field(0.0, ge=0)  # USD per 1M completion tokens
     finetune_base_model: str = "gpt-4o-mini-2024-07-18"  # the chat model `finetune chat start` fine-tunes
     finetune_price_per_m_tokens: float = Field(3.0, ge=0)  # USD per 1M training tokens, for the estimate

@@ -1,4 +1,4 @@
-"""Chat-model answer modes on store-faq, for `storebot eval --compare` when a chat endpoint is configured.
+"""Chat-model answer modes on store-faq, for `storebot eval compare` when a chat endpoint is configured.
 
 RAG modes answer through the bot's own OpenAIAnswerer; the FAQ entry an answer stands for is the one
 it cites. The fine-tuned model alone cites nothing, so its answer is matched to the FAQ answer it is
