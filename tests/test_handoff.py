@@ -81,7 +81,7 @@ async def sides(built_store: VersionStore, tiny_source: Path, embedder: Sentence
     retriever = HybridRetriever(handle, embedder)
 
     def make_services() -> Services:  # one process's wiring; processes share only Redis
-        outbox = Outbox(redis, claim_idle_ms=300, block_ms=100)
+        outbox = Outbox(redis, lease_ms=300, block_ms=100)
         activity = ActivityLog(redis)
         desk = HandoffDesk(redis, outbox, activity, HandoffPolicy(remind_after_s=3600, after_declines=2))
         ops = KnowledgeOps(built_store, tiny_source, lambda: embedder, tmp_path / "cache.sqlite", BuildOptions(),

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.outbound import StaffToShopper
-from bot.store.outbox import DEAD_LETTERS, Delivery, Outbox, Undeliverable, outbox_stream
+from bot.store.outbox import DEAD_LETTERS, Deliver, Delivery, Outbox, Undeliverable, outbox_stream
 from bot.tasks import cancel_and_wait
 from tests.redis_server import RedisServer
 
@@ -54,7 +54,7 @@ async def _until(condition: object, within: float = 10) -> None:
 
 async def test_deliveries_arrive_in_order_and_survive_a_stopped_consumer(redis: Redis) -> None:
     platform = f"test-{uuid.uuid4().hex[:8]}"
-    outbox = Outbox(redis, claim_idle_ms=200, block_ms=50)
+    outbox = Outbox(redis, lease_ms=200, block_ms=50)
     got: list[str] = []
 
     async def deliver(d: Delivery) -> None:
@@ -76,7 +76,7 @@ async def test_deliveries_arrive_in_order_and_survive_a_stopped_consumer(redis: 
 
 async def test_entries_read_but_never_acknowledged_are_claimed_by_the_next_consumer(redis: Redis) -> None:
     platform = f"test-{uuid.uuid4().hex[:8]}"
-    outbox = Outbox(redis, claim_idle_ms=200, block_ms=50)
+    outbox = Outbox(redis, lease_ms=200, block_ms=50)
     started = asyncio.Event()
 
     async def crash_mid_delivery(d: Delivery) -> None:
@@ -195,7 +195,7 @@ async def test_an_undeliverable_entry_is_set_aside_at_once(redis: Redis) -> None
 
 async def test_an_entry_no_sender_understands_is_set_aside_and_the_rest_flow(redis: Redis) -> None:
     platform = f"test-{uuid.uuid4().hex[:8]}"
-    outbox = Outbox(redis, claim_idle_ms=100, block_ms=50)
+    outbox = Outbox(redis, lease_ms=100, block_ms=50)
     got: list[str] = []
 
     async def deliver(d: Delivery) -> None:
@@ -223,3 +223,39 @@ def test_every_outbound_event_survives_the_outbox_encoding() -> None:
               Resolved("H1", "42", "Ana", "U1"), Reminder("H1", "42", "Ana", 15), ReplyTo("42", reply)]
     for event in events:
         assert decode(encode(event)) == event
+
+
+async def test_a_crash_mid_delivery_keeps_the_order_and_one_deliverer_at_a_time(redis: Redis) -> None:
+    """The handoff relay's case: killed while posting message 1 of 5; the next process sends 1 first, then the rest
+    — never 2, 3, 4, 5 and 1 a minute later."""
+    platform = f"test-{uuid.uuid4().hex[:8]}"
+    outbox = Outbox(redis, lease_ms=300, block_ms=50)
+    started = asyncio.Event()
+
+    async def crash_mid_delivery(d: Delivery) -> None:
+        started.set()
+        await asyncio.Event().wait()  # the process dies while sending (its lease stays until it runs out)
+
+    dying = await _run(outbox, platform, "dying", crash_mid_delivery)
+    for n in range(1, 6):
+        await outbox.put(platform, note(str(n)))
+    await asyncio.wait_for(started.wait(), 5)
+    await _stop(dying)
+    got: list[str] = []
+    delivering: list[str] = []
+
+    async def deliver_as(name: str) -> Deliver:
+        async def deliver(d: Delivery) -> None:
+            delivering.append(name)
+            got.append(text_of(d))
+        return deliver
+
+    survivor = await _run(outbox, platform, "survivor", await deliver_as("survivor"))
+    standby = await _run(outbox, platform, "standby", await deliver_as("standby"))
+    for n in range(6, 9):
+        await outbox.put(platform, note(str(n)))
+    await _until(lambda: len(got) == 8)
+    await _stop(survivor)
+    await _stop(standby)
+    assert got == [str(n) for n in range(1, 9)]
+    assert len(set(delivering)) == 1  # one deliverer held the lease throughout

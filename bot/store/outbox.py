@@ -1,9 +1,11 @@
 """Messages between platforms through Redis: one stream per platform, read with a consumer group.
 
-A delivery is acknowledged only after the adapter has sent it, so a process that stops mid-way loses
-nothing: entries never read wait in the stream, and entries read but not acknowledged are claimed by
-the next consumer after `claim_idle_ms`. A delivery that keeps failing is moved to a dead-letter
-stream after `max_attempts`, logged, and no longer blocks the ones behind it.
+One consumer per platform delivers at a time (it holds a lease in Redis), so a conversation's messages
+go out in the order they were queued, whichever process queued them. A delivery is acknowledged only
+after the adapter has sent it: when the delivering process stops mid-way, its lease runs out and the
+next process takes over, first delivering every entry read but never acknowledged — in stream order —
+and only then new ones. A delivery that keeps failing is moved to a dead-letter stream after
+`max_attempts`, logged, and no longer blocks the ones behind it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def consumer_name(platform: str) -> str:
-    """Unique per process, so a restarted process's unacknowledged entries are claimed, not lost."""
+    """Unique per process: the lease says which process delivers, the name whose entries are pending."""
     return f"{platform}-{socket.gethostname()}-{os.getpid()}"
 
 
@@ -52,10 +54,10 @@ Deliver = Callable[[Delivery], Awaitable[None]]
 
 
 class Outbox:
-    def __init__(self, redis: Redis, claim_idle_ms: int = 60_000, block_ms: int = 1000, max_attempts: int = 5,
+    def __init__(self, redis: Redis, lease_ms: int = 10_000, block_ms: int = 1000, max_attempts: int = 5,
                  retention: int = 100_000) -> None:
         self._redis = redis
-        self._claim_idle_ms = claim_idle_ms
+        self._lease_ms = lease_ms  # how long a stopped deliverer holds up the others, at most
         self._block_ms = block_ms
         self._max_attempts = max_attempts
         self._retention = retention
@@ -78,7 +80,15 @@ class Outbox:
         async def run(connected: Connected) -> None:
             await self._ensure_group(stream)  # a Redis restarted without data lost the group
             connected()
+            leading = False
             while True:
+                if not await self._lead(stream, consumer):
+                    leading = False
+                    await asyncio.sleep(self._lease_ms / 5000)  # standby: another process delivers
+                    continue
+                if not leading:  # newly in charge: what the previous deliverer left comes first
+                    await self._take_over(stream, consumer)
+                    leading = True
                 await self._deliver_some(stream, consumer, deliver, attempts)
 
         await supervised(f"outbox consumer {platform}", run)
@@ -90,8 +100,11 @@ class Outbox:
             if "BUSYGROUP" not in str(err):
                 raise
 
+    async def _lead(self, stream: str, consumer: str) -> bool:
+        """Takes or renews this consumer's lease on the stream; False while another consumer holds it."""
+        return bool(await self._redis.eval(_LEASE, 1, f"{stream}:deliverer", consumer, self._lease_ms))
+
     async def _deliver_some(self, stream: str, consumer: str, deliver: Deliver, attempts: dict[str, int]) -> None:
-        await self._claim_abandoned(stream, consumer)  # now mine: read with my pending entries below
         entries = await self._read(stream, consumer, "0")  # mine, read before but not acknowledged
         if not entries:
             entries = await self._read(stream, consumer, ">", block=True)
@@ -113,6 +126,8 @@ class Outbox:
                 log.error("delivery %s on %s given up after %d attempts", delivery.id, stream, self._max_attempts)
             attempts.pop(delivery.id, None)
             await self._redis.xack(stream, GROUP, delivery.id)
+            if not await self._lead(stream, consumer):
+                return  # the lease ran out during a slow delivery: let whoever holds it now go on
 
     async def _dead_letter(self, stream: str, entry_id: str, entry: dict[str, str]) -> None:
         dead: dict[Any, Any] = {"stream": stream, "entry": entry_id, **entry}
@@ -135,10 +150,25 @@ class Outbox:
                     await self._redis.xack(stream, GROUP, entry_id)
         return deliveries
 
-    async def _claim_abandoned(self, stream: str, consumer: str) -> None:
-        """Takes over entries another consumer read and never acknowledged (it stopped) for longer than the
-        idle time; they come back, in stream order, with this consumer's own pending entries."""
-        await self._redis.xautoclaim(stream, GROUP, consumer, self._claim_idle_ms, "0-0", count=5, justid=True)
+    async def _take_over(self, stream: str, consumer: str) -> None:
+        """Makes every entry other consumers read and never acknowledged this consumer's own, so that they are
+        delivered — in stream order, with its own pending ones — before anything new."""
+        start = "0-0"
+        while True:
+            reply: Any = await self._redis.xautoclaim(stream, GROUP, consumer, 0, start, count=100)
+            start = as_text(reply[0])
+            if start == "0-0":
+                return
+
+
+_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
 
 
 async def start_consuming(outbox: Outbox, platform: str, deliver: Deliver) -> asyncio.Task[None]:
