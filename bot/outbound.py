@@ -72,6 +72,7 @@ class ReplyTo:
 
     conversation: str
     reply: Reply
+    sent_parts: int = 0  # of the reply's messages, as the platform splits it, those already sent
 
 
 Outbound = HandoffOpened | ShopperToStaff | StaffToShopper | Resolved | Reminder | ReplyTo

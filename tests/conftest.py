@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 from llama_index.core import Settings as LlamaSettings
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from bot.app.settings import load_settings
 from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder, default_onnx_cache
 from knowledge.index.versions import VersionStore
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, free_port
+from tests.testbot import WholeBot, build_kb, testbot_settings, whole_bot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Every test's fresh KB_DATA_DIR would otherwise export the bundled model to ONNX again (seconds each).
@@ -38,6 +46,7 @@ url: https://shop.example/p/tent-2p
 
 A freestanding four-season tent weighing 2.1 kg, with aluminium poles and a 20,000 mm waterproof fly.
 """
+TINY_FILES = {"faq/faq.csv": TINY_FAQ, "past_questions/past.csv": TINY_PAST, "products/tent.md": TINY_PRODUCT}
 
 
 def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -53,11 +62,7 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
 
 @pytest.fixture
 def tiny_source(tmp_path: Path) -> Path:
-    return write_tree(tmp_path / "source", {
-        "faq/faq.csv": TINY_FAQ,
-        "past_questions/past.csv": TINY_PAST,
-        "products/tent.md": TINY_PRODUCT,
-    })
+    return write_tree(tmp_path / "source", dict(TINY_FILES))
 
 
 @pytest.fixture
@@ -82,11 +87,35 @@ def embedding_cache(tmp_path: Path) -> EmbeddingCache:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's Redis: REDIS_URL (as `make test` sets it), or else a throwaway redis-server of its own."""
     url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.fail("REDIS_URL is not set: run the tests with `make test`, which starts a throwaway redis-server")
-    return url
+    if url:
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("REDIS_URL is not set and redis-server is not found: run the tests with `make test`, "
+                    "or install redis-server (Debian: apt-get install redis-server)")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        with SyncRedis.from_url(url) as client:
+            for _ in range(100):
+                try:
+                    if client.ping():
+                        break
+                except RedisError:
+                    time.sleep(0.05)
+            else:
+                pytest.fail(f"the throwaway redis-server on port {port} did not start")
+        yield url
+    finally:
+        server.kill()
+        server.wait()
 
 
 @pytest.fixture
@@ -126,3 +155,42 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
     await server.start()
     yield server
     await server.stop()
+
+
+# The whole bot (tests/testbot.py), wired as `storebot serve` wires it, over a tiny knowledge base.
+
+MakeTestBot = Callable[..., Awaitable[WholeBot]]
+
+
+@pytest.fixture(scope="session")
+def testbot_kb(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The tiny knowledge base (the files of `tiny_source`) built once per session as `storebot kb build` builds
+    it; its settings. Tests must not reload or roll it back: every whole test bot of the session serves it."""
+    root = tmp_path_factory.mktemp("testbot")
+    kb: dict[str, object] = {
+        "kb_source_dir": write_tree(root / "source", dict(TINY_FILES)),
+        "kb_data_dir": root / "kb",
+        "kb_faq_threshold": 0.5,  # as `built_store`
+    }
+    build_kb(load_settings(**kb))
+    return kb
+
+
+@pytest.fixture
+async def make_testbot(redis_url: str, testbot_kb: dict[str, object]) -> AsyncIterator[MakeTestBot]:
+    """`await make_testbot(**overrides)`: a whole bot on the session's Redis and tiny knowledge base, with a
+    fresh conversation and user, its settings changed by `overrides` (e.g. handoff_to="slack",
+    ops_user_ids="UOPS"); also `platform=` and `allow_local_state=` (`storebot chat`'s fallback when Redis
+    is unreachable). Every bot made is shut down when the test ends."""
+    async with AsyncExitStack() as stack:
+        async def make(platform: str = "console", allow_local_state: bool = False, **overrides: object) -> WholeBot:
+            settings = testbot_settings(**({"redis_url": redis_url} | testbot_kb | overrides))
+            return await stack.enter_async_context(whole_bot(settings, platform, allow_local_state))
+
+        yield make
+
+
+@pytest.fixture
+async def testbot(make_testbot: MakeTestBot) -> WholeBot:
+    """The whole bot with the Test Shop's settings, on the session's Redis and tiny knowledge base."""
+    return await make_testbot()

@@ -1,45 +1,37 @@
 """What a shopper reads, on the bundled demo store: facts from the record, the right sentence, follow-ups
-that understand "it" (the focus is kept in Redis), small talk, and plain, short replies."""
+that understand "it" (the focus is kept in Redis), small talk, and plain, short replies. The bot is the whole
+bot of tests/testbot.py, wired from the demo store's settings as `storebot serve` wires it."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from bot.answerers.facts import FactAnswerer
-from bot.app.settings import DEMO_STORE
-from bot.engine import Engine, StoreInfo
+from bot.app.settings import DEMO_STORE, Settings, load_settings
 from bot.store.memory import RedisState
-from knowledge.index.builder import BuildOptions, build_version
-from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
-from knowledge.index.live import IndexHandle
-from knowledge.index.retrieval import HybridRetriever
-from knowledge.index.versions import VersionStore
-from tests.testbot import TestBot
+from tests.testbot import TestBot, build_kb, whole_bot
 
 MARKUP = re.compile(r"(^|\n)\s*(#|[-*] )|\*\*|</?[a-z]+[ >]|\]\(")
 
 
 @pytest.fixture(scope="module")
-def demo_retriever(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> HybridRetriever:
-    root = tmp_path_factory.mktemp("demo")
-    cache = EmbeddingCache(root / "embeddings.sqlite")
-    store = VersionStore(root / "kb")
-    build_version(DEMO_STORE, store, embedder, cache, BuildOptions())
-    cache.close()
-    handle = IndexHandle(store)
-    handle.refresh()
-    return HybridRetriever(handle, embedder)
+def demo_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
+    """The demo store's default settings on the test Redis, its knowledge base built as `storebot kb build` does."""
+    settings = load_settings(kb_source_dir=DEMO_STORE, kb_data_dir=tmp_path_factory.mktemp("demo") / "kb",
+                             redis_url=redis_url, rate_limit_per_minute=1000)
+    build_kb(settings)
+    return settings
 
 
 @pytest.fixture
-def bot(redis: Redis, demo_retriever: HybridRetriever) -> TestBot:
-    state = RedisState(redis, 10, 3600, 1000, 600)
-    return TestBot(Engine(state, FactAnswerer(demo_retriever, "Northwind Outfitters"), StoreInfo("Northwind", "Hi")))
+async def bot(demo_settings: Settings) -> AsyncIterator[TestBot]:
+    async with whole_bot(demo_settings) as whole:
+        yield whole
 
 
 async def test_price_comes_from_the_record_in_one_plain_sentence(bot: TestBot) -> None:

@@ -1,4 +1,7 @@
-"""The engine on real Redis: answers, commands, memory, dedupe, ordering, rate limit, bad input."""
+"""The engine on real Redis: answers, commands, memory, dedupe, ordering, rate limit, bad input.
+
+Each test runs the whole bot as `storebot serve` wires it (tests/testbot.py), over the tiny knowledge base;
+"two engines" are two such bots, as two serving processes would be."""
 
 from __future__ import annotations
 
@@ -9,33 +12,13 @@ import pytest
 from redis.asyncio import Redis
 
 from bot import messages
-from bot.answerers.facts import FactAnswerer
 from bot.answerers.replies import DECLINE
-from bot.engine import Engine, StoreInfo
 from bot.store.memory import RedisState
 from bot.types import IncomingMessage
 from knowledge.index.embedding import SentenceTransformerEmbedder
-from knowledge.index.live import IndexHandle
 from knowledge.index.retrieval import HybridRetriever
-from knowledge.index.versions import VersionStore
-from tests.testbot import TestBot, press
-
-
-@pytest.fixture
-def retriever(built_store: VersionStore, embedder: SentenceTransformerEmbedder) -> HybridRetriever:
-    handle = IndexHandle(built_store)
-    handle.refresh()
-    return HybridRetriever(handle, embedder)
-
-
-def make_engine(redis: Redis, retriever: HybridRetriever, turns: int = 10, rate: int = 100, ttl: int = 3600) -> Engine:
-    state = RedisState(redis, memory_turns=turns, memory_ttl_s=ttl, rate_per_minute=rate, dedupe_ttl_s=600)
-    return Engine(state, FactAnswerer(retriever), StoreInfo("Test Shop", "Hello from Test Shop!"))
-
-
-@pytest.fixture
-def testbot(redis: Redis, retriever: HybridRetriever) -> TestBot:
-    return TestBot(make_engine(redis, retriever))
+from tests.conftest import MakeTestBot
+from tests.testbot import TestBot, WholeBot
 
 
 async def test_grounded_answer_with_its_source(testbot: TestBot) -> None:
@@ -60,8 +43,9 @@ async def test_help_start_reset_and_unknown_command(testbot: TestBot) -> None:
     assert (await testbot.ask("/frobnicate")).text == messages.UNKNOWN_COMMAND
 
 
-async def test_follow_up_is_resolved_with_the_history(testbot: TestBot, retriever: HybridRetriever) -> None:
+async def test_follow_up_is_resolved_with_the_history(testbot: WholeBot, embedder: SentenceTransformerEmbedder) -> None:
     follow_up = "how heavy is it?"
+    retriever = HybridRetriever(testbot.handle, embedder)  # over the index the bot serves
     assert not (await retriever.asearch(follow_up, 1))[0].metadata.get("sku")  # alone it finds no product
     await testbot.ask("tell me about the Summit Pro tent")
     reply = await testbot.ask(follow_up)
@@ -69,8 +53,8 @@ async def test_follow_up_is_resolved_with_the_history(testbot: TestBot, retrieve
     assert reply.citations[0].title == "Summit Pro 2-person tent"
 
 
-async def test_memory_window_and_ttl(redis: Redis, retriever: HybridRetriever) -> None:
-    bot = TestBot(make_engine(redis, retriever, turns=2, ttl=900))
+async def test_memory_window_and_ttl(redis: Redis, make_testbot: MakeTestBot) -> None:
+    bot = await make_testbot(memory_turns=2, memory_ttl_s=900)
     for question in ("shipping cost?", "can I return an item?", "payment methods?"):
         await bot.ask(question)
     key = RedisState.memory_key(bot.platform, bot.conversation)
@@ -80,20 +64,15 @@ async def test_memory_window_and_ttl(redis: Redis, retriever: HybridRetriever) -
     assert 0 < await redis.ttl(key) <= 900
 
 
-async def test_two_engines_share_one_redis(redis: Redis, retriever: HybridRetriever, redis_url: str) -> None:
-    other_redis = Redis.from_url(redis_url)
-    try:
-        first = TestBot(make_engine(redis, retriever))
-        second = TestBot(make_engine(other_redis, retriever))
-        second.conversation, second.user = first.conversation, first.user
-        answer = await first.ask("which payment methods do you accept?")
-        assert (await second.ask("/sources")).citations == answer.citations
-    finally:
-        await other_redis.aclose()
+async def test_two_engines_share_one_redis(make_testbot: MakeTestBot) -> None:
+    first, second = await make_testbot(), await make_testbot()  # each with its own Redis client
+    second.conversation, second.user = first.conversation, first.user
+    answer = await first.ask("which payment methods do you accept?")
+    assert (await second.ask("/sources")).citations == answer.citations
 
 
-async def test_duplicate_event_is_answered_once_across_engines(redis: Redis, retriever: HybridRetriever) -> None:
-    first, second = TestBot(make_engine(redis, retriever)), TestBot(make_engine(redis, retriever))
+async def test_duplicate_event_is_answered_once_across_engines(redis: Redis, make_testbot: MakeTestBot) -> None:
+    first, second = await make_testbot(), await make_testbot()
     second.conversation, second.user = first.conversation, first.user
     event = f"update-{os.urandom(4).hex()}"
     await asyncio.gather(first.push("shipping cost?", event), second.push("shipping cost?", event))
@@ -103,28 +82,21 @@ async def test_duplicate_event_is_answered_once_across_engines(redis: Redis, ret
     assert len(stored) == 2
 
 
-async def test_concurrent_messages_of_one_chat_are_answered_one_at_a_time(
-    redis: Redis, retriever: HybridRetriever, redis_url: str
-) -> None:
-    other_redis = Redis.from_url(redis_url)
-    try:
-        engines = [make_engine(redis, retriever), make_engine(other_redis, retriever)]
-        questions = [f"shipping cost question {i}?" for i in range(8)]
-        await asyncio.gather(*(
-            engines[i % 2].handle(IncomingMessage("console", "ordered-chat", "u-ordered", q))
-            for i, q in enumerate(questions)
-        ))
-        stored = await RedisState(redis, 10, 3600, 100, 600).load("console", "ordered-chat")
-        await redis.delete(RedisState.memory_key("console", "ordered-chat"))
-        # Each question is followed by its own answer: no two answers interleave.
-        assert [t.role for t in stored] == ["shopper", "bot"] * 8
-        assert sorted(t.text for t in stored if t.role == "shopper") == sorted(questions)
-    finally:
-        await other_redis.aclose()
+async def test_concurrent_messages_of_one_chat_are_answered_one_at_a_time(make_testbot: MakeTestBot) -> None:
+    bots = [await make_testbot(rate_limit_per_minute=100), await make_testbot(rate_limit_per_minute=100)]
+    chat, user = bots[0].conversation, bots[0].user
+    questions = [f"shipping cost question {i}?" for i in range(8)]
+    await asyncio.gather(*(
+        bots[i % 2].push_event(IncomingMessage("console", chat, user, q)) for i, q in enumerate(questions)
+    ))
+    stored = await bots[0].memory()
+    # Each question is followed by its own answer: no two answers interleave.
+    assert [t.role for t in stored] == ["shopper", "bot"] * 8
+    assert sorted(t.text for t in stored if t.role == "shopper") == sorted(questions)
 
 
-async def test_rate_limit_gives_one_polite_notice(redis: Redis, retriever: HybridRetriever) -> None:
-    bot = TestBot(make_engine(redis, retriever, rate=3))
+async def test_rate_limit_gives_one_polite_notice(make_testbot: MakeTestBot) -> None:
+    bot = await make_testbot(rate_limit_per_minute=3)
     for _ in range(5):
         await bot.push("shipping cost?")
     replies = list(bot.replies)
@@ -164,17 +136,15 @@ async def test_binary_garbage_gets_a_reply_not_an_exception(testbot: TestBot) ->
     assert reply.text in (DECLINE, messages.NO_WORDS) and not reply.citations
 
 
-async def test_forget_also_erases_the_users_feedback(redis: Redis, retriever: HybridRetriever) -> None:
-    from bot.store.feedback import FEEDBACK_STREAM, FeedbackStore
+async def test_forget_also_erases_the_users_feedback(redis: Redis, testbot: TestBot) -> None:
+    from bot.store.feedback import FEEDBACK_STREAM
 
-    state = RedisState(redis, memory_turns=10, memory_ttl_s=3600, rate_per_minute=100, dedupe_ttl_s=600)
-    bot = TestBot(Engine(state, FactAnswerer(retriever), StoreInfo("Shop", "Hi"), FeedbackStore(redis)))
-    await bot.ask("shipping cost?")
-    assert await press(bot.engine, bot.platform, bot.conversation, bot.user, "up") == messages.THANKS
+    await testbot.ask("shipping cost?")
+    assert (await testbot.ask_event(testbot.button("up"))).text == messages.THANKS
 
     async def mine() -> list[object]:
-        return [f for _, f in await redis.xrange(FEEDBACK_STREAM) if f[b"user"] == bot.user.encode()]
+        return [f for _, f in await redis.xrange(FEEDBACK_STREAM) if f[b"user"] == testbot.user.encode()]
 
     assert len(await mine()) == 1
-    await bot.ask("/forget")
+    await testbot.ask("/forget")
     assert await mine() == []

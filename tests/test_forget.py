@@ -1,5 +1,6 @@
 """/forget erases only the asking user's turns (and the replies to them): in a group the other members'
-turns stay in the shared memory. The same on Redis and in the in-process state."""
+turns stay in the shared memory. The same on Redis (as `storebot serve` runs) and in the in-process state
+(`storebot chat` when Redis cannot be reached); both are the whole bot of tests/testbot.py."""
 
 from __future__ import annotations
 
@@ -10,79 +11,72 @@ import pytest
 from redis.asyncio import Redis
 
 from bot import messages
-from bot.engine import Engine, StoreInfo
-from bot.store.local import LocalState
 from bot.store.memory import RedisState
-from bot.types import ConversationState, IncomingMessage, Reply, Turn
+from bot.types import IncomingMessage, Reply
+from tests.conftest import MakeTestBot
+from tests.testbot import WholeBot
 
 PLATFORM = "telegram"
-
-
-class _Echo:
-    async def answer(self, question: str, history: tuple[Turn, ...]) -> Reply:
-        return Reply(f"About {question}")
+UNREACHABLE = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture(params=["redis", "local"])
-def state(request: pytest.FixtureRequest, redis: Redis) -> ConversationState:
+async def bot(request: pytest.FixtureRequest, make_testbot: MakeTestBot) -> WholeBot:
     if request.param == "local":
-        return LocalState(memory_turns=10, rate_per_minute=100)
-    return RedisState(redis, memory_turns=10, memory_ttl_s=3600, rate_per_minute=100, dedupe_ttl_s=600)
+        return await make_testbot(PLATFORM, allow_local_state=True, redis_url=UNREACHABLE)
+    return await make_testbot(PLATFORM)
 
 
 def _id(kind: str) -> str:
     return f"{kind}-{uuid.uuid4().hex[:8]}"
 
 
-async def _say(engine: Engine, conversation: str, user: str, text: str, direct: bool = False) -> Reply:
-    reply = await engine.handle(IncomingMessage(PLATFORM, conversation, user, text, is_direct=direct))
-    assert reply is not None
-    return reply
+async def _say(bot: WholeBot, conversation: str, user: str, text: str, direct: bool = False) -> Reply:
+    return await bot.ask_event(IncomingMessage(PLATFORM, conversation, user, text, is_direct=direct))
 
 
-async def test_forget_in_a_group_leaves_the_other_members_turns(state: ConversationState, redis: Redis) -> None:
-    engine = Engine(state, _Echo(), StoreInfo("Shop", "Hi"))
+async def test_forget_in_a_group_leaves_the_other_members_turns(bot: WholeBot, redis: Redis) -> None:
     group, ana, ben = _id("group"), _id("ana"), _id("ben")
-    await _say(engine, group, ana, "is the tent waterproof?")
-    await _say(engine, group, ben, "do you ship to Norway?")
-    await _say(engine, group, ana, "how heavy is it?")
-    await _say(engine, ben, ben, "and to Sweden?", direct=True)  # Ben's private chat with the bot
-    assert (await _say(engine, group, ben, "/forget")).text == messages.FORGOTTEN
-    kept = await state.load(PLATFORM, group)
+    waterproof = await _say(bot, group, ana, "is the tent waterproof?")
+    await _say(bot, group, ben, "do you ship to Norway?")
+    heavy = await _say(bot, group, ana, "how heavy is it?")
+    await _say(bot, ben, ben, "and to Sweden?", direct=True)  # Ben's private chat with the bot
+    assert (await _say(bot, group, ben, "/forget")).text == messages.FORGOTTEN
+    kept = await bot.memory(group)
     assert [(t.role, t.text, t.user) for t in kept] == [
-        ("shopper", "is the tent waterproof?", ana), ("bot", "About is the tent waterproof?", ana),
-        ("shopper", "how heavy is it?", ana), ("bot", "About how heavy is it?", ana)]
-    assert await state.load(PLATFORM, ben) == ()
-    if isinstance(state, RedisState):
+        ("shopper", "is the tent waterproof?", ana), ("bot", waterproof.text, ana),
+        ("shopper", "how heavy is it?", ana), ("bot", heavy.text, ana)]
+    assert await bot.memory(ben) == ()
+    if isinstance(bot.state, RedisState):
         assert [k async for k in redis.scan_iter(match=f"*{ben}*")] == []  # rate counts, conversations, memory
         assert await redis.ttl(RedisState.memory_key(PLATFORM, group)) > 0  # the group's memory still expires
 
 
-async def test_forget_in_a_private_chat_clears_it(state: ConversationState, redis: Redis) -> None:
-    engine = Engine(state, _Echo(), StoreInfo("Shop", "Hi"))
+async def test_forget_in_a_private_chat_clears_it(bot: WholeBot, redis: Redis) -> None:
     ana = _id("ana")
-    await _say(engine, ana, ana, "is the tent waterproof?", direct=True)
-    await _say(engine, ana, ana, "how heavy is it?", direct=True)
-    assert len(await state.load(PLATFORM, ana)) == 4
-    await _say(engine, ana, ana, "/forget", direct=True)
-    assert await state.load(PLATFORM, ana) == ()
-    if isinstance(state, RedisState):
+    await _say(bot, ana, ana, "is the tent waterproof?", direct=True)
+    await _say(bot, ana, ana, "how heavy is it?", direct=True)
+    assert len(await bot.memory(ana)) == 4
+    await _say(bot, ana, ana, "/forget", direct=True)
+    assert await bot.memory(ana) == ()
+    if isinstance(bot.state, RedisState):
         assert [k async for k in redis.scan_iter(match=f"*{ana}*")] == []
 
 
-async def test_turns_stored_before_they_named_their_user_still_load_and_are_forgotten(redis: Redis) -> None:
-    state = RedisState(redis, memory_turns=10, memory_ttl_s=3600, rate_per_minute=100, dedupe_ttl_s=600)
-    engine = Engine(state, _Echo(), StoreInfo("Shop", "Hi"))
+async def test_turns_stored_before_they_named_their_user_still_load_and_are_forgotten(
+    redis: Redis, make_testbot: MakeTestBot
+) -> None:
+    bot = await make_testbot(PLATFORM)
     group, ana, ben = _id("group"), _id("ana"), _id("ben")
     old = [json.dumps({"role": "shopper", "text": "old question", "citations": [], "mode": "", "confident": True,
                        "model": "", "focus": None}),
            json.dumps({"role": "bot", "text": "old answer", "citations": [], "mode": "extractive",
                        "confident": True, "model": "", "focus": None})]
     await redis.rpush(RedisState.memory_key(PLATFORM, group), *old)
-    await _say(engine, group, ana, "is the tent waterproof?")
-    await _say(engine, group, ben, "do you ship to Norway?")
-    loaded = await state.load(PLATFORM, group)
+    await _say(bot, group, ana, "is the tent waterproof?")
+    await _say(bot, group, ben, "do you ship to Norway?")
+    loaded = await bot.memory(group)
     assert [(t.text, t.user) for t in loaded[:2]] == [("old question", ""), ("old answer", "")]
-    await _say(engine, group, ben, "/forget")
+    await _say(bot, group, ben, "/forget")
     # Whose the old turns were is unknown: they go, as the whole memory did before.
-    assert [t.user for t in await state.load(PLATFORM, group)] == [ana, ana]
+    assert [t.user for t in await bot.memory(group)] == [ana, ana]

@@ -6,6 +6,7 @@ Real Bolt behind the adapter's gate, the Web API stand-in, the engine on real Re
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -25,6 +26,7 @@ from bot.app.services import Services
 from bot.engine import Engine, StoreInfo
 from bot.store.feedback import FeedbackStore
 from bot.store.memory import RedisState
+from bot.store.outbox import Outbox
 from bot.types import Reply, Turn
 from tests.slack_standin import SIGNING_SECRET, SlackApiStandIn, direct_message, event_body
 
@@ -148,3 +150,42 @@ async def test_a_malformed_or_forged_request_is_a_4xx_logged_in_one_line_without
     assert "POST /slack/events" in line.getMessage() and f"{len(body)} bytes" in line.getMessage()
     assert not rig.echo.questions
     assert not [c for c in rig.api.calls if c[0] != "auth.test"] and not rig.api.refused
+
+
+async def test_answers_slack_refuses_for_a_while_are_sent_later_once_each_and_in_order(redis_url: str) -> None:
+    """503s beyond the client's retries: those answers wait in the outbox, the conversation's next answers queue
+    behind them, and all are delivered when Slack is back — each once, in the order asked."""
+    api = SlackApiStandIn()
+    await api.start()
+    redis = Redis.from_url(redis_url)
+    engine = Engine(RedisState(redis, 10, 3600, 100, 600), Echo(), StoreInfo("Test Shop", "Hello!"))
+    adapter = SlackAdapter(SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
+                                         api_base_url=api.api_url, http_port=0, placeholder_after_s=5))
+    outbox = Outbox(redis, lease_ms=500, block_ms=50)
+    await adapter.start(Services(engine, outbox))
+    session = aiohttp.ClientSession()
+    rig = Rig(api, Echo(), f"http://127.0.0.1:{adapter.port}/slack/events", session)
+    channel = _fresh("D")
+    try:
+        api.rate_limit_every["chat.postMessage"] = 5
+        for number in range(12):
+            if number == 3:  # Slack down for a while: more 503s than the client's three retries of one post
+                api.unavailable["chat.postMessage"] = 9
+            body = event_body(direct_message(channel, "UBOB", f"question {number}", f"{time.time():.6f}"))
+            status, _ = await rig.post(body.encode(), _sign(body.encode()))
+            assert status == 200
+            for _ in range(500):  # the shopper waits for an answer (or for it to be queued) before asking again
+                if len(api.called("chat.postMessage", lambda p: p["channel"] == channel)) > number \
+                        or await outbox.has_queued("slack", channel):
+                    break
+                await asyncio.sleep(0.02)
+        await api.wait_for("chat.postMessage", lambda p: p["channel"] == channel, count=12, within=60)
+        await asyncio.sleep(0.5)  # nothing more arrives
+    finally:
+        await session.close()
+        await adapter.stop()
+        await api.stop()
+        await redis.aclose()
+    posted = [p["text"] for p in api.called("chat.postMessage", lambda p: p["channel"] == channel)]
+    assert posted == [f"Answer to: question {n}" for n in range(12)]
+    assert ("chat.postMessage", 503) in api.refused and ("chat.postMessage", 429) in api.refused

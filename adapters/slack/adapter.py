@@ -12,10 +12,12 @@ import asyncio
 import logging
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.settings_base import load
@@ -26,14 +28,14 @@ from adapters.slack.http import retry_handlers, web_app
 from adapters.slack.ops import SlashCommands
 from adapters.slack.people import Poster, SlackPeople
 from adapters.slack.settings import SlackSettings
-from adapters.slack.staff import StaffSenders
+from adapters.slack.staff import StaffSenders, permanent
 from bot.app.services import Services
 from bot.app.settings import Settings
 from bot.engine import Engine
 from bot.events import ButtonPress, Resolve, StaffReply
-from bot.store.outbox import start_consuming
+from bot.store.outbox import Outbox, start_consuming
 from bot.tasks import cancel_and_wait
-from bot.types import IncomingMessage
+from bot.types import IncomingMessage, Reply
 
 log = logging.getLogger(__name__)
 THINKING = "Thinking…"
@@ -57,6 +59,7 @@ class SlackAdapter:
         self.app.command(settings.command)(self._on_command)
         self.app.error(ErrorHandler(self._poster).on_error)
         self._relay: asyncio.Task[None] | None = None
+        self._outbox: Outbox | None = None
         self._engine: Engine | None = None
         self._commands: SlashCommands | None = None
         self._runner: web.AppRunner | None = None
@@ -66,9 +69,10 @@ class SlackAdapter:
     async def start(self, services: Services) -> None:
         self._engine = services.engine
         self._commands = SlashCommands(services.engine, self._poster, self._people, self._settings.command)
-        if services.outbox is not None and services.threads is not None:
-            if not self._settings.support_channel:
-                raise ValueError("SLACK_SUPPORT_CHANNEL must be set to take handed-over conversations")
+        self._outbox = services.outbox
+        if services.threads is not None and not self._settings.support_channel:
+            raise ValueError("SLACK_SUPPORT_CHANNEL must be set to take handed-over conversations")
+        if services.outbox is not None:  # handoff threads, and answers Slack would not take at once
             staff = StaffSenders(self._poster, services.threads, self._settings.support_channel)
             self._relay = await start_consuming(services.outbox, "slack", staff.deliver)
         if self._settings.app_token:
@@ -132,8 +136,24 @@ class SlackAdapter:
             if placeholder is not None:
                 await self.client.chat_delete(channel=target.channel, ts=placeholder)
             return
-        for number, message in enumerate(to_slack_messages(reply, msg.conversation_id)):
-            await self._poster.send(target, placeholder if number == 0 else None, message.text, message.blocks)
+        await self._send(msg.conversation_id, target, placeholder, reply)
+
+    async def _send(self, conversation: str, target: SlackTarget, placeholder: str | None, reply: Reply) -> None:
+        """Sends the reply; if Slack will not take it now (after the client's retries), the outbox sends it when it
+        does, and the conversation's next answers wait behind it, so they are read in order."""
+        outbox, sent = self._outbox, 0
+        messages = to_slack_messages(reply, conversation)
+        try:
+            if outbox is None or not await outbox.has_queued("slack", conversation):
+                for message in messages:
+                    await self._poster.send(target, placeholder if sent == 0 else None, message.text, message.blocks)
+                    sent += 1
+                return
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as err:
+            if outbox is None or permanent(err):
+                raise
+            log.warning("answer in %s queued after %d of %d messages: %s", conversation, sent, len(messages), err)
+        await outbox.queue_reply("slack", conversation, reply, sent)
 
     async def _on_feedback(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()

@@ -1,5 +1,5 @@
-"""What the core sends to staff in Slack, one sender per outbound event: a handoff opens as a thread in the
-support channel, the shopper's messages, reminders and the closing follow in it."""
+"""What the core sends to Slack later, one sender per outbound event: a handoff opens as a thread in the support
+channel, the shopper's messages, reminders and the closing follow in it; an answer Slack did not take at once."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.convert import SlackTarget
-from adapters.slack.formatting import escape, handoff_blocks, notice_blocks
+from adapters.slack.formatting import escape, handoff_blocks, notice_blocks, to_slack_messages
 from adapters.slack.people import Poster
-from bot.outbound import HandoffOpened, HandoffThreads, Reminder, Resolved, ShopperToStaff
+from bot.outbound import HandoffOpened, HandoffThreads, Reminder, ReplyTo, Resolved, ShopperToStaff
 from bot.store.outbox import Delivery, Undeliverable
 
 log = logging.getLogger(__name__)
@@ -19,8 +19,14 @@ PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "inval
                     "missing_scope", "thread_not_found"}
 
 
+def permanent(err: Exception) -> bool:
+    """A Slack error retrying cannot fix (a setting or permission ops must change)."""
+    data = err.response.data if isinstance(err, SlackApiError) else None
+    return isinstance(data, dict) and data.get("error") in PERMANENT_ERRORS  # a 5xx body may not even be JSON
+
+
 class StaffSenders:
-    def __init__(self, poster: Poster, threads: HandoffThreads, support_channel: str) -> None:
+    def __init__(self, poster: Poster, threads: HandoffThreads | None, support_channel: str) -> None:
         self._poster = poster
         self._threads = threads
         self._channel = support_channel
@@ -29,14 +35,20 @@ class StaffSenders:
         try:
             await self._send(delivery)
         except SlackApiError as err:
-            if err.response.get("error") in PERMANENT_ERRORS:  # retrying cannot help; ops must fix the setting
-                raise Undeliverable(f"Slack: {err.response.get('error')}") from err
+            if permanent(err):  # retrying cannot help; ops must fix the setting
+                raise Undeliverable(f"Slack: {err}") from err
             raise
 
     async def _send(self, delivery: Delivery) -> None:
+        if isinstance(delivery.event, ReplyTo):  # an answer Slack did not take at once
+            channel, _, thread = delivery.event.conversation.partition(":")
+            for part in to_slack_messages(delivery.event.reply, delivery.event.conversation)[
+                    delivery.event.sent_parts:]:
+                await self._poster.post(SlackTarget(channel, thread or None), part.text, part.blocks)
+            return
         match delivery.event:
             case HandoffOpened() as opened:
-                if not await self._threads.thread_of(opened.handoff):  # else a redelivery after a restart
+                if not await self._desk.thread_of(opened.handoff):  # else a redelivery after a restart
                     await self._open_thread(opened)
             case ShopperToStaff() as message:
                 text = f"{message.name}: {message.text}"
@@ -51,13 +63,19 @@ class StaffSenders:
             case other:
                 log.warning("delivery %s (%s) is not for staff: dropped", delivery.id, type(other).__name__)
 
+    @property
+    def _desk(self) -> HandoffThreads:
+        if self._threads is None:
+            raise Undeliverable("a handoff event, but no handoff desk in this process (HANDOFF_TO is empty)")
+        return self._threads
+
     async def _mention(self, handoff: str, name: str, mrkdwn: str) -> None:
         blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}]
         await self._poster.post(await self._thread(handoff, name), mrkdwn, blocks)
 
     async def _thread(self, handoff: str, name: str) -> SlackTarget:
         """The handoff's thread; normally open by now, else (its opening could not be posted) opened bare."""
-        thread = await self._threads.thread_of(handoff) or await self._open_thread(HandoffOpened(handoff, "", name,
+        thread = await self._desk.thread_of(handoff) or await self._open_thread(HandoffOpened(handoff, "", name,
                                                                                                  ""))
         channel, thread_ts = thread.split(":", 1)
         return SlackTarget(channel, thread_ts)
@@ -69,5 +87,5 @@ class StaffSenders:
         ts = await self._poster.post(SlackTarget(self._channel, None),
                                      f"Handoff {opened.handoff}: {escape(opened.name)} needs a person", blocks)
         thread = f"{self._channel}:{ts}"
-        await self._threads.attach_thread(opened.handoff, thread)
+        await self._desk.attach_thread(opened.handoff, thread)
         return thread

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import Bot, CallbackQuery, Update
+from telegram import Bot, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -25,7 +25,7 @@ from telegram.ext import (
 from adapters.settings_base import load
 from adapters.telegram.convert import COMMANDS, NOT_TEXT, GroupPolicy, buttons_of, to_incoming
 from adapters.telegram.formatting import to_html_messages
-from adapters.telegram.senders import ShopperSenders
+from adapters.telegram.senders import ShopperSenders, answer_query
 from adapters.telegram.settings import TelegramSettings
 from bot.app.services import Services
 from bot.app.settings import Settings
@@ -57,6 +57,7 @@ class TelegramAdapter:
         self._policy: GroupPolicy | None = None
         self._core: Engine | None = None
         self._relay: asyncio.Task[None] | None = None
+        self._outbox: Outbox | None = None
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
         # Every button press, known or not: an unanswered one keeps the shopper's client spinning.
         self.application.add_handler(CallbackQueryHandler(self._on_button))
@@ -79,6 +80,7 @@ class TelegramAdapter:
         else:  # a request without the secret token is refused (403)
             await updater.start_webhook(listen=hook.webhook_listen, port=hook.webhook_port, url_path=hook.webhook_path,
                                         webhook_url=hook.webhook_url, secret_token=hook.webhook_secret)
+        self._outbox = outbox
         if outbox is not None:
             self._relay = await start_consuming(outbox, "telegram", ShopperSenders(self.application.bot).deliver)
 
@@ -110,10 +112,24 @@ class TelegramAdapter:
         reply = await self._answer(context.bot, chat.id, msg)
         if reply is None:
             return
-        parts = to_html_messages(reply)
-        for number, part in enumerate(parts, start=1):
-            await context.bot.send_message(chat.id, part, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-                                           reply_markup=buttons_of(reply) if number == len(parts) else None)
+        await self._send(context.bot, msg.conversation_id, reply)
+
+    async def _send(self, bot: Bot, chat: str, reply: Reply) -> None:
+        """Sends the reply; if Telegram will not take it now (after PTB's retries), the outbox sends it when it
+        does, and the chat's next answers wait behind it, so the shopper reads them in order."""
+        outbox, parts, sent = self._outbox, to_html_messages(reply), 0
+        try:
+            if outbox is None or not await outbox.has_queued("telegram", chat):
+                for part in parts:
+                    await bot.send_message(chat, part, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+                                           reply_markup=buttons_of(reply) if sent == len(parts) - 1 else None)
+                    sent += 1
+                return
+        except (RetryAfter, NetworkError) as err:
+            if outbox is None or isinstance(err, BadRequest):  # nowhere to keep it, or Telegram refuses it for good
+                raise
+            log.warning("answer for chat %s queued after %d of %d parts: %s", chat, sent, len(parts), err)
+        await outbox.queue_reply("telegram", chat, reply, sent)
 
     async def _answer(self, bot: Bot, chat_id: int, msg: IncomingMessage) -> Reply | None:
         """The engine's reply, with "typing…" only once it is slow: every API call counts against the flood
@@ -153,7 +169,7 @@ class TelegramAdapter:
             return
         kind = BUTTONS.get(query.data or "")
         if query.message is None or kind is None:
-            await _answer_query(query, EXPIRED)
+            await answer_query(query, EXPIRED)
             return
         chat = query.message.chat.id
         try:
@@ -161,20 +177,12 @@ class TelegramAdapter:
                                                         query.from_user.full_name))
         except Exception:
             log.exception("button %r in chat %s failed", kind, chat)
-            await _answer_query(query, BUTTON_FAILED)
+            await answer_query(query, BUTTON_FAILED)
             return
         ack = reply.text if reply is not None else ""
-        await _answer_query(query, ack)
+        await answer_query(query, ack)
         if kind == "human":
             await context.bot.send_message(chat, ack)
-
-
-async def _answer_query(query: CallbackQuery, text: str) -> None:
-    """A failure (the press is too old to answer) is logged: the shopper cannot be told any other way."""
-    try:
-        await query.answer(text)
-    except TelegramError as err:
-        log.warning("could not answer button press %s: %s", query.id, err)
 
 
 async def _keep_typing(bot: Bot, chat_id: int) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot
+from telegram import Bot, CallbackQuery
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
+from adapters.telegram.convert import buttons_of
 from adapters.telegram.formatting import MAX_MESSAGE, split_text, to_html_messages
 from bot import messages
 from bot.outbound import Reminder, ReplyTo, Resolved, StaffToShopper
@@ -37,12 +38,22 @@ class ShopperSenders:
             case Reminder() as reminder:
                 await self._plain(reminder.conversation, messages.HANDOFF_WAITING)
             case ReplyTo() as later:
-                for part in to_html_messages(later.reply):
+                parts = to_html_messages(later.reply)
+                for number, part in enumerate(parts[later.sent_parts:], start=later.sent_parts + 1):
                     await self._bot.send_message(later.conversation, part, parse_mode=ParseMode.HTML,
-                                                 disable_web_page_preview=True)
+                                                 disable_web_page_preview=True,
+                                                 reply_markup=buttons_of(later.reply) if number == len(parts) else None)
             case other:
                 log.warning("delivery %s (%s) is not for shoppers: dropped", delivery.id, type(other).__name__)
 
     async def _plain(self, chat: str, text: str) -> None:
         for part in split_text(text, MAX_MESSAGE):  # plain text: staff words are never parsed as markup
             await self._bot.send_message(chat, part)
+
+
+async def answer_query(query: CallbackQuery, text: str) -> None:
+    """A failure (the press is too old to answer) is logged: the shopper cannot be told any other way."""
+    try:
+        await query.answer(text)
+    except TelegramError as err:
+        log.warning("could not answer button press %s: %s", query.id, err)

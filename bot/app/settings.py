@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     ops_user_ids: str = ""  # comma-separated platform user ids
     ops_usergroup: str = ""  # or a platform user group id (members are looked up on each attempt)
 
+    # Operations: `storebot serve`'s /healthz and /metrics server, and the log format
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9102, ge=-1, le=65535)  # 0: any free port (logged); -1: no health/metrics server
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (time, level, logger, message…)
+
     @model_validator(mode="after")
     def _valid_support_hours(self) -> Settings:
         try:

@@ -20,6 +20,7 @@ from bot.answerers.query_engine import (
     FactQueryEngine,
     load_llm_class,
 )
+from bot.app.metrics import MeteredEngine, Metrics
 from bot.app.services import Services
 from bot.app.settings import Settings
 from bot.engine import Engine, StoreInfo
@@ -102,20 +103,26 @@ def build_options(settings: Settings, strict: bool = False) -> BuildOptions:
     )
 
 
-def make_answerer(settings: Settings, retriever: HybridRetriever) -> AnswerQueryEngine:
+def make_answerer(settings: Settings, retriever: HybridRetriever,
+                  metrics: Metrics | None = None) -> AnswerQueryEngine:
     """The answer path as a LlamaIndex query engine: the fact answerer (extractive), or the LLM engine over
-    the hybrid retriever and the confidence thresholds, with the fact engine as its fallback."""
+    the hybrid retriever and the confidence thresholds, with the fact engine as its fallback (counted in
+    `metrics`, with the LLM answers it replaced, when given)."""
     facts = FactQueryEngine(FactAnswerer(retriever, settings.store_name))
     if settings.answer_mode != "llm":
         return facts
     from bot.answerers.llm import TEMPERATURE, LLMQueryEngine
     from knowledge.index.postprocess import ConfidencePostprocessor
 
-    return LLMQueryEngine(
-        llm_from_settings(settings, TEMPERATURE), retriever, facts, settings.llm_timeout_s, settings.store_name,
+    fallback = facts if metrics is None else metrics.counted_fallback(facts)
+    engine = LLMQueryEngine(
+        llm_from_settings(settings, TEMPERATURE), retriever, fallback, settings.llm_timeout_s, settings.store_name,
         postprocessors=[ConfidencePostprocessor(thresholds=lambda: retriever.live.manifest.thresholds)],
         products=lambda pid: retriever.live.catalog.get(pid),
     )
+    if metrics is not None:
+        metrics.count_unsupported(lambda: engine.unsupported_answers)
+    return engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,7 @@ class RunningEngine:
     services: Services
     handle: IndexHandle
     notice: str | None  # shown to the person running it (e.g. memory is in-process only)
+    metrics: Metrics  # the process's own registry; `serve` exposes it on /metrics
 
     @property
     def engine(self) -> Engine:
@@ -130,7 +138,7 @@ class RunningEngine:
 
 
 def _services_on_redis(settings: Settings, redis: Redis, answerer: Answerer, store: StoreInfo, embedder: Embedder,
-                       handle: IndexHandle, retriever: HybridRetriever) -> Services:
+                       handle: IndexHandle, retriever: HybridRetriever, metrics: Metrics) -> Services:
     state = RedisState(redis, settings.memory_turns, settings.memory_ttl_s, settings.rate_limit_per_minute,
                        settings.dedupe_ttl_s)
     outbox = Outbox(redis, retention=settings.feedback_keep_entries)
@@ -144,7 +152,8 @@ def _services_on_redis(settings: Settings, redis: Redis, answerer: Answerer, sto
         desk = HandoffDesk(redis, outbox, activity, policy)
     ops = OpsDesk(make_ops(settings, redis, embedder, handle), Reports(redis, activity, lambda: embedder, retriever),
                   OpsPolicy.parse(settings.ops_user_ids, settings.ops_usergroup))
-    engine = Engine(state, answerer, store, FeedbackStore(redis, settings.feedback_keep_entries), desk, activity, ops)
+    engine = MeteredEngine(metrics, state, answerer, store, FeedbackStore(redis, settings.feedback_keep_entries), desk,
+                           activity, ops)
     return Services(engine, outbox, desk, desk)
 
 
@@ -156,7 +165,8 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
     handle = IndexHandle(make_store(settings), embedder.model_id)
     await asyncio.to_thread(handle.refresh)
     retriever = HybridRetriever(handle, embedder)
-    answerer: Answerer = make_answerer(settings, retriever)
+    metrics = Metrics(kb_version=lambda: handle.version)
+    answerer: Answerer = make_answerer(settings, retriever, metrics)
     redis = Redis.from_url(settings.redis_url)
     notice = None
     try:
@@ -170,7 +180,7 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
     background: list[asyncio.Task[None]] = []
     try:
         if notice is None:
-            services = _services_on_redis(settings, redis, answerer, store, embedder, handle, retriever)
+            services = _services_on_redis(settings, redis, answerer, store, embedder, handle, retriever, metrics)
             # Every serving process follows `kb reload` announcements and sends due handoff reminders.
             background.append(asyncio.create_task(follow_reloads(redis, handle)))
             if services.desk is not None:
@@ -180,8 +190,8 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
             state = LocalState(settings.memory_turns, settings.rate_limit_per_minute)
             ops = OpsDesk(make_ops(settings, None, embedder, handle), None,
                           OpsPolicy.parse(settings.ops_user_ids, settings.ops_usergroup))
-            services = Services(Engine(state, answerer, store, ops=ops))
-        yield RunningEngine(services, handle, notice)
+            services = Services(MeteredEngine(metrics, state, answerer, store, ops=ops))
+        yield RunningEngine(services, handle, notice, metrics)
     finally:
         await cancel_and_wait(*background)
         await redis.aclose()

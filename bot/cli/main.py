@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
 
 import typer
 from rich.console import Console
 
+from bot.app.metrics import health_and_metrics
 from bot.app.services import Adapter
 from bot.app.settings import Settings
 from bot.app.wiring import running_engine
@@ -24,6 +28,38 @@ from knowledge.sources.records import SourceError
 app = typer.Typer(help="storebot: a chat bot for online stores.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 err_console = Console(stderr=True, soft_wrap=True)
+SERVE_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MAX_LOG_MESSAGE = 2_000  # characters of a message in a JSON log line; the rest is cut, and said so
+MAX_LOG_TRACEBACK = 8_000  # characters of a traceback, its end kept (where the exception is)
+
+
+class JsonFormatter(logging.Formatter):
+    """LOG_FORMAT=json: one JSON object per line — time (UTC, ISO 8601), level, logger, message, and exc_info
+    (the traceback as a string) when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if len(message) > MAX_LOG_MESSAGE:
+            message = f"{message[:MAX_LOG_MESSAGE]}… [{len(message) - MAX_LOG_MESSAGE} more characters]"
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": message}
+        if record.exc_info:
+            trace = self.formatException(record.exc_info)
+            if len(trace) > MAX_LOG_TRACEBACK:
+                trace = f"[{len(trace) - MAX_LOG_TRACEBACK} characters cut] …{trace[-MAX_LOG_TRACEBACK:]}"
+            entry["exc_info"] = trace
+        if record.stack_info:
+            entry["stack_info"] = record.stack_info[-MAX_LOG_TRACEBACK:]
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: int, log_format: str, text_format: str = logging.BASIC_FORMAT) -> None:
+    """The root logger's one handler (stderr), in LOG_FORMAT; as `logging.basicConfig`, a no-op if one exists."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(text_format))
+    logging.basicConfig(level=level, handlers=[handler])
+    if log_format == "json":
+        logging.captureWarnings(True)  # Python's warnings too, as JSON lines rather than bare text
 
 
 @app.callback()
@@ -52,8 +88,8 @@ def load_adapter(name: str, settings: Settings) -> Adapter:
 @app.command()
 def chat(ctx: typer.Context) -> None:
     """Chat with the bot in the terminal (uses Redis when reachable, in-process memory otherwise)."""
-    logging.basicConfig(level=logging.WARNING)
     settings = CliContext.of(ctx).settings
+    configure_logging(logging.WARNING, settings.log_format)
     try:
         asyncio.run(_chat(settings))
     except ModelMismatchError as err:
@@ -79,28 +115,31 @@ async def _chat(settings: Settings) -> None:
 
 @app.command()
 def serve(ctx: typer.Context, platforms: list[str]) -> None:
-    """Serve shoppers on the named platforms (e.g. `telegram`), all in this process, on Redis."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Serve shoppers on the named platforms (e.g. `telegram`), all in this process, on Redis; /healthz and
+    /metrics on METRICS_HOST:METRICS_PORT."""
     settings = CliContext.of(ctx).settings
+    configure_logging(logging.INFO, settings.log_format, SERVE_LOG_FORMAT)
     try:
         adapters = [load_adapter(name, settings) for name in platforms]
     except ValueError as err:
         err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     try:
-        asyncio.run(_serve(settings, adapters))
+        asyncio.run(_serve(settings, adapters, platforms))
     except ModelMismatchError as err:
         err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
 
 
-async def _serve(settings: Settings, adapters: list[Adapter]) -> None:
+async def _serve(settings: Settings, adapters: list[Adapter], platforms: Sequence[str] = ()) -> None:
+    """The adapters on one engine, with the health and metrics server (the outbox backlog of `platforms`)."""
     async with running_engine(settings) as running:
         if running.handle.version is None:
             err_console.print("No knowledge base built yet: run `storebot kb build` first.",
                               style="red", markup=False, highlight=False)
             raise typer.Exit(1)
-        await asyncio.gather(*(adapter.run(running.services) for adapter in adapters))
+        async with health_and_metrics(settings, running.metrics, platforms):
+            await asyncio.gather(*(adapter.run(running.services) for adapter in adapters))
 
 
 def main() -> None:

@@ -21,12 +21,14 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from bot.outbound import Outbound, decode, encode
+from bot.outbound import Outbound, ReplyTo, decode, encode
 from bot.store.redis_keys import PREFIX, as_fields, as_text
 from bot.tasks import Connected, supervised
+from bot.types import Reply
 
 GROUP = "storebot"
 DEAD_LETTERS = f"{PREFIX}:outbox:dead"
+QUEUED_TTL_S = 24 * 3600  # a count left by a lost entry stops holding the conversation back after a day
 log = logging.getLogger(__name__)
 
 
@@ -37,6 +39,11 @@ def consumer_name(platform: str) -> str:
 
 def outbox_stream(platform: str) -> str:
     return f"{PREFIX}:outbox:{platform}"
+
+
+def _queued_key(stream: str, conversation: str) -> str:
+    """How many of the conversation's answers wait in the stream."""
+    return f"{stream}:queued:{conversation}"
 
 
 class Undeliverable(Exception):
@@ -54,7 +61,7 @@ Deliver = Callable[[Delivery], Awaitable[None]]
 
 
 class Outbox:
-    def __init__(self, redis: Redis, lease_ms: int = 10_000, block_ms: int = 1000, max_attempts: int = 5,
+    def __init__(self, redis: Redis, lease_ms: int = 10_000, block_ms: int = 1000, max_attempts: int = 16,
                  retention: int = 100_000) -> None:
         self._redis = redis
         self._lease_ms = lease_ms  # how long a stopped deliverer holds up the others, at most
@@ -66,6 +73,22 @@ class Outbox:
         """Queues an event for the adapters of platform `to`."""
         entry: dict[Any, Any] = encode(event)
         return as_text(await self._redis.xadd(outbox_stream(to), entry, maxlen=self._retention, approximate=True))
+
+    async def queue_reply(self, platform: str, conversation: str, reply: Reply, sent_parts: int = 0) -> str:
+        """An answer the platform would not take now: sent by the outbox's deliverer when it does. Until then
+        the conversation's later answers queue behind it (`has_queued`), so the shopper reads them in order."""
+        stream = outbox_stream(platform)
+        queued = _queued_key(stream, conversation)
+        entry: dict[Any, Any] = encode(ReplyTo(conversation, reply, sent_parts))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(queued)
+            pipe.expire(queued, QUEUED_TTL_S)
+            pipe.xadd(stream, entry, maxlen=self._retention, approximate=True)
+            *_, entry_id = await pipe.execute()
+        return as_text(entry_id)
+
+    async def has_queued(self, platform: str, conversation: str) -> bool:
+        return int(await self._redis.get(_queued_key(outbox_stream(platform), conversation)) or 0) > 0
 
     async def consume(self, platform: str, consumer: str, deliver: Deliver,
                       ready: asyncio.Event | None = None) -> None:
@@ -120,12 +143,15 @@ class Outbox:
                 attempts[delivery.id] = attempts.get(delivery.id, 0) + 1
                 log.exception("delivery %s on %s failed (attempt %d)", delivery.id, stream, attempts[delivery.id])
                 if attempts[delivery.id] < self._max_attempts:
-                    await asyncio.sleep(min(2 ** attempts[delivery.id] * 0.1, 5))
+                    # 0.2 s doubling to 30 s: 16 attempts outlast a platform outage of about five minutes
+                    await asyncio.sleep(min(2 ** attempts[delivery.id] * 0.1, 30))
                     return  # keep the order: retry this one before the ones behind it
                 await self._dead_letter(stream, delivery.id, encode(delivery.event))
                 log.error("delivery %s on %s given up after %d attempts", delivery.id, stream, self._max_attempts)
             attempts.pop(delivery.id, None)
             await self._redis.xack(stream, GROUP, delivery.id)
+            if isinstance(delivery.event, ReplyTo):  # sent (or set aside): the conversation's next answers go direct
+                await self._redis.decr(_queued_key(stream, delivery.event.conversation))
             if not await self._lead(stream, consumer):
                 return  # the lease ran out during a slow delivery: let whoever holds it now go on
 
