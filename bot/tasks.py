@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from redis.exceptions import RedisError
 
@@ -79,3 +80,28 @@ async def cancel_and_wait(*tasks: asyncio.Task[object]) -> None:
         while not task.done():
             task.cancel()
             await asyncio.wait({task}, timeout=1)
+
+
+class InOrder:
+    """One at a time per key, in the order they asked (asyncio.Lock wakes its waiters first come, first served):
+    a conversation's messages are answered and sent in the order they arrived at this process."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, waiting = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiting = self._locks[key]
+            if waiting == 1:
+                del self._locks[key]  # nobody else: no lock kept for a conversation that went quiet
+            else:
+                self._locks[key] = (lock, waiting - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)

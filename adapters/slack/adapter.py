@@ -34,7 +34,7 @@ from bot.app.settings import Settings
 from bot.engine import Engine
 from bot.events import ButtonPress, Resolve, StaffReply
 from bot.store.outbox import Outbox, start_consuming
-from bot.tasks import cancel_and_wait
+from bot.tasks import InOrder, cancel_and_wait
 from bot.types import IncomingMessage, Reply
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class SlackAdapter:
         self.app.error(ErrorHandler(self._poster).on_error)
         self._relay: asyncio.Task[None] | None = None
         self._outbox: Outbox | None = None
+        self._in_order = InOrder()
         self._engine: Engine | None = None
         self._commands: SlashCommands | None = None
         self._runner: web.AppRunner | None = None
@@ -119,7 +120,8 @@ class SlackAdapter:
             return
         converted = from_event(event, bot_user)
         if converted is not None:
-            await self._answer(*converted, context)
+            async with self._in_order.hold(converted[0].conversation_id):  # answered and sent as they came
+                await self._answer(*converted, context)
 
     async def _answer(self, msg: IncomingMessage, target: SlackTarget, context: dict[str, Any]) -> None:
         answering = asyncio.create_task(self._core.handle(msg))

@@ -25,6 +25,7 @@ from telegram.ext import (
 from adapters.settings_base import load
 from adapters.telegram.convert import COMMANDS, NOT_TEXT, GroupPolicy, buttons_of, to_incoming
 from adapters.telegram.formatting import to_html_messages
+from adapters.telegram.ordering import PerChatOrder
 from adapters.telegram.senders import ShopperSenders, answer_query
 from adapters.telegram.settings import TelegramSettings
 from bot.app.services import Services
@@ -46,7 +47,7 @@ TYPING_EVERY_S = 4.5  # Telegram clears "typing…" after about 5 s
 
 class TelegramAdapter:
     def __init__(self, settings: TelegramSettings) -> None:
-        builder = ApplicationBuilder().token(settings.bot_token).concurrent_updates(True)
+        builder = ApplicationBuilder().token(settings.bot_token).concurrent_updates(PerChatOrder())
         if settings.flood_limits:
             # Keeps under Telegram's flood limits and retries a 429 after its retry_after.
             builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]  # PTB generics
