@@ -8,7 +8,9 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 Connected = Callable[[], None]
@@ -105,3 +107,8 @@ class InOrder:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+def passing(err: BaseException | None) -> bool:
+    """A failure worth trying again later as it is: Redis unreachable or timing out (not a bug, not bad input)."""
+    return isinstance(err, (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError))

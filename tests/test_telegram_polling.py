@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from adapters.telegram import adapter as telegram_adapter
+from adapters.telegram import senders as telegram_senders
 from adapters.telegram.adapter import BUTTON_FAILED, EXPIRED, ONLY_TEXT, SORRY, TelegramAdapter
 from adapters.telegram.settings import TelegramSettings
 from bot.answerers.facts import FactAnswerer
@@ -271,7 +271,7 @@ def _calls_for(stand_in: BotApiStandIn, chat: int) -> list[str]:
 
 async def test_a_slow_answer_shows_typing_first_and_repeats_it(slow_telegram: SlowRig,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telegram_adapter, "TYPING_EVERY_S", 0.08)  # Telegram's ~5 s, scaled to the 0.3 s answer
+    monkeypatch.setattr(telegram_senders, "TYPING_EVERY_S", 0.08)  # Telegram's ~5 s, scaled to the 0.3 s answer
     chat = random.randrange(10**6, 10**7)
     slow_telegram.stand_in.push_update(text_update(_fresh_id(), chat, "how much does delivery cost?"))
     sent = await _next_sent(slow_telegram.stand_in)

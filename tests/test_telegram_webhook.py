@@ -22,6 +22,7 @@ from knowledge.index.embedding import SentenceTransformerEmbedder
 from knowledge.index.live import IndexHandle
 from knowledge.index.retrieval import HybridRetriever
 from knowledge.index.versions import VersionStore
+from tests.redis_server import RedisServer
 from tests.telegram_standin import BotApiStandIn, text_update
 
 SECRET = "s3cret-token"
@@ -99,3 +100,44 @@ async def test_the_same_update_delivered_to_two_processes_is_answered_once(
     assert str(first["text"]).startswith("Shipping is free")
     await asyncio.sleep(1.0)
     assert stand_in.sent.empty()
+
+
+async def test_a_question_during_a_redis_outage_is_answered_when_telegram_redelivers_it(
+    own_redis: RedisServer, built_store: VersionStore, embedder: SentenceTransformerEmbedder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The webhook answers 500 while Redis is down (no apology: the question is not lost), and Telegram's
+    redelivery after the outage is answered once; a body that is not an update is a 400."""
+    stand_in = BotApiStandIn()
+    await stand_in.start()
+    redis = Redis.from_url(own_redis.url, socket_connect_timeout=0.5)
+    handle = IndexHandle(built_store)
+    handle.refresh()
+    engine = Engine(RedisState(redis, 10, 3600, 100, 600), FactAnswerer(HybridRetriever(handle, embedder)),
+                    StoreInfo("Test Shop", "Hello!"))
+    port = _free_port()
+    adapter = TelegramAdapter(TelegramSettings(
+        bot_token="123:TEST", api_base_url=stand_in.base_url, webhook_url="https://bot.example/telegram",
+        webhook_secret=SECRET, webhook_listen="127.0.0.1", webhook_port=port, webhook_path="telegram"))
+    await adapter.start(engine)
+    url = f"http://127.0.0.1:{port}/telegram"
+    update = text_update(random.randrange(10**6, 10**9), 7373, "how much does delivery cost?")
+    try:
+        await own_redis.stop()
+        assert await _post(url, update, SECRET) == 500  # Telegram will deliver it again
+        await asyncio.sleep(0.3)
+        assert stand_in.sent.empty()  # no apology for a question that will be answered
+        await own_redis.start()
+        assert await _post(url, update, SECRET) == 200
+        sent = await asyncio.wait_for(stand_in.sent.get(), 10)
+        assert str(sent["text"]).startswith("Shipping is free")
+        assert await _post(url, update, SECRET) == 200  # a third delivery is a duplicate: not answered again
+        await asyncio.sleep(0.5)
+        assert stand_in.sent.empty()
+        async with aiohttp.ClientSession() as session, session.post(
+                url, data=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+            assert response.status == 400
+    finally:
+        await adapter.stop()
+        await stand_in.stop()
+        await redis.aclose()

@@ -10,7 +10,7 @@ import asyncio
 import logging
 
 from telegram import Bot, Update
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -26,14 +26,15 @@ from adapters.settings_base import load
 from adapters.telegram.convert import COMMANDS, NOT_TEXT, GroupPolicy, buttons_of, to_incoming
 from adapters.telegram.formatting import to_html_messages
 from adapters.telegram.ordering import PerChatOrder
-from adapters.telegram.senders import ShopperSenders, answer_query
+from adapters.telegram.senders import ShopperSenders, answer_query, keep_typing
 from adapters.telegram.settings import TelegramSettings
+from adapters.telegram.webhook import WebhookServer
 from bot.app.services import Services
 from bot.app.settings import Settings
 from bot.engine import Engine
 from bot.events import Button, ButtonPress
 from bot.store.outbox import Outbox, start_consuming
-from bot.tasks import cancel_and_wait
+from bot.tasks import cancel_and_wait, passing
 from bot.types import IncomingMessage, Reply
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ ONLY_TEXT = "Sorry, I can only read text messages. Please type your question."
 SORRY = "Sorry, something went wrong on our side and I couldn't answer that. Please try again in a moment."
 EXPIRED = "This button has expired."  # a button we no longer know, or on a message we cannot see
 BUTTON_FAILED = "Sorry, that didn't work. Please try again in a moment."
-TYPING_EVERY_S = 4.5  # Telegram clears "typing…" after about 5 s
 
 
 class TelegramAdapter:
@@ -59,6 +59,8 @@ class TelegramAdapter:
         self._core: Engine | None = None
         self._relay: asyncio.Task[None] | None = None
         self._outbox: Outbox | None = None
+        self._retry_later: set[int] = set()
+        self._webhook = WebhookServer(self.application, settings, self._retry_later) if settings.webhook_url else None
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
         # Every button press, known or not: an unanswered one keeps the shopper's client spinning.
         self.application.add_handler(CallbackQueryHandler(self._on_button))
@@ -73,14 +75,11 @@ class TelegramAdapter:
         self._policy = GroupPolicy(me.username, me.id, self._settings.answer_all_in_groups, self._settings.staff)
         await me.set_my_commands(COMMANDS)
         await self.application.start()
-        updater = self.application.updater
-        assert updater is not None
-        hook = self._settings
-        if not hook.webhook_url:
-            await updater.start_polling(poll_interval=0.0, timeout=10)
-        else:  # a request without the secret token is refused (403)
-            await updater.start_webhook(listen=hook.webhook_listen, port=hook.webhook_port, url_path=hook.webhook_path,
-                                        webhook_url=hook.webhook_url, secret_token=hook.webhook_secret)
+        if self._webhook is not None:
+            await self._webhook.start()
+        else:
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(poll_interval=0.0, timeout=10)
         self._outbox = outbox
         if outbox is not None:
             self._relay = await start_consuming(outbox, "telegram", ShopperSenders(self.application.bot).deliver)
@@ -88,6 +87,8 @@ class TelegramAdapter:
     async def stop(self) -> None:
         if self._relay is not None:
             await cancel_and_wait(self._relay)
+        if self._webhook is not None:
+            await self._webhook.stop()
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:
@@ -143,7 +144,7 @@ class TelegramAdapter:
             done, _ = await asyncio.wait({answering}, timeout=self._settings.typing_after_s)
             if not done:
                 # A task of its own, so that a typing call queued behind the flood limiter never delays the answer.
-                typing = asyncio.create_task(_keep_typing(bot, chat_id))
+                typing = asyncio.create_task(keep_typing(bot, chat_id))
             return await answering
         finally:
             # A typing call still in flight is aborted too (its connection is dropped and reopened): rare, and
@@ -151,10 +152,13 @@ class TelegramAdapter:
             await cancel_and_wait(*(task for task in (answering, typing) if task is not None))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Anything that fails inside the core (Redis down, no index): logged with the update id, and the
-        shopper gets a short apology instead of silence."""
+        """Anything that fails inside the core: logged with the update id. Over the webhook, a passing failure
+        (Redis unreachable) is left to Telegram's redelivery; otherwise the shopper gets a short apology."""
         update_id = update.update_id if isinstance(update, Update) else None
         log.error("update %s failed: %r", update_id, context.error, exc_info=context.error)
+        if self._webhook is not None and update_id is not None and passing(context.error):
+            self._retry_later.add(update_id)  # answered 500: Telegram delivers it again
+            return
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is not None:
             try:
@@ -184,16 +188,6 @@ class TelegramAdapter:
         await answer_query(query, ack)
         if kind == "human":
             await context.bot.send_message(chat, ack)
-
-
-async def _keep_typing(bot: Bot, chat_id: int) -> None:
-    """Shows "typing…" until cancelled. It is cosmetic: a failure is logged and never costs the answer."""
-    while True:
-        try:
-            await bot.send_chat_action(chat_id, ChatAction.TYPING)
-        except TelegramError as err:
-            log.warning("could not show typing in chat %s: %s", chat_id, err)
-        await asyncio.sleep(TYPING_EVERY_S)
 
 
 def create(settings: Settings) -> TelegramAdapter:

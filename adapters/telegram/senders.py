@@ -3,10 +3,11 @@ replies, the handoff's closing and the honest "still waiting", and answers sent 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import Bot, CallbackQuery
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from adapters.telegram.convert import buttons_of
@@ -16,6 +17,7 @@ from bot.outbound import Reminder, ReplyTo, Resolved, StaffToShopper
 from bot.store.outbox import Delivery, Undeliverable
 
 log = logging.getLogger(__name__)
+TYPING_EVERY_S = 4.5  # Telegram clears "typing…" after about 5 s
 
 
 class ShopperSenders:
@@ -57,3 +59,13 @@ async def answer_query(query: CallbackQuery, text: str) -> None:
         await query.answer(text)
     except TelegramError as err:
         log.warning("could not answer button press %s: %s", query.id, err)
+
+
+async def keep_typing(bot: Bot, chat_id: int) -> None:
+    """Shows "typing…" until cancelled. It is cosmetic: a failure is logged and never costs the answer."""
+    while True:
+        try:
+            await bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError as err:
+            log.warning("could not show typing in chat %s: %s", chat_id, err)
+        await asyncio.sleep(TYPING_EVERY_S)
