@@ -160,6 +160,7 @@ def signed_headers(body: str, secret: str = SIGNING_SECRET, timestamp: int | Non
                    content_type: str = "application/json") -> dict[str, str]:
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None  # None only without a timestamp or body; typed Optional by slack_sdk
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature, "Content-Type": content_type}
 
 

@@ -54,7 +54,7 @@ class FactAnswerer:
         named = matches[0] if matches and matches[0].named else None
         if named is not None and POLICY.search(question) and not (named.exact_sku or named.coverage >= FULL_NAME):
             named = None  # "what would overnight cost on a $300 order" is not about the Overnight Duffle
-        product, switched = self._product(question, live, named, in_focus)
+        product, switched = self._product(question, live, named, in_focus, matches or [])
         if product is not None:
             same = bool(in_focus) and product == in_focus[0]
             context = Context(previous if (switched or _LEADS.search(question)) else "",
@@ -64,6 +64,10 @@ class FactAnswerer:
         policy = bool(POLICY.search(question))
         leans = bool(_REFERS.search(question) or _LEADS.search(question))
         topic = focus if focus and focus.topic and leans else None
+        if named is None and not policy and topic is None and facets(question).any_fact:
+            which = await self._which_one(live, question)
+            if which is not None:
+                return which
         if named is None and not policy and topic is None:
             thing = _thing_asked_for(question)
             if thing is not None:  # "do you sell yoga mats": a list, an FAQ entry ("… gift cards?"), or no
@@ -94,12 +98,15 @@ class FactAnswerer:
         return Reply(answer.text, tuple(product_citation(p) for p in answer.products), confident=answer.confident,
                      mode="extractive", focus=Focus(tuple(p.id for p in answer.products)))
 
-    def _product(self, question: str, live: LiveIndex, named: ProductMatch | None,
-                 in_focus: list[ProductRecord]) -> tuple[ProductRecord | None, bool]:
+    def _product(self, question: str, live: LiveIndex, named: ProductMatch | None, in_focus: list[ProductRecord],
+                 matches: list[ProductMatch]) -> tuple[ProductRecord | None, bool]:
         """The product the question is about, and whether it switched away from the one in focus."""
         if not in_focus:
             return (named.product if named else None), False
         refers = bool(_REFERS.search(question))
+        picked = {m.product.id: m.product for m in matches if m.product in in_focus}
+        if len(in_focus) > 1 and len(picked) == 1:
+            return next(iter(picked.values())), True  # one of a list just shown: "the summit pro one"
         if named is not None and (not refers or named.coverage >= OVERRIDE_FOCUS or named.exact_sku):
             return named.product, named.product != in_focus[0]
         if not (_follows(question) or _names_option(question, in_focus[0])) or POLICY.search(question):
@@ -108,6 +115,19 @@ class FactAnswerer:
         if sibling is not None:
             return sibling, True
         return in_focus[0], False
+
+    async def _which_one(self, live: LiveIndex, question: str) -> Reply | None:
+        """"how much is the tent?" with two tents: the answer for each, never a decline or a guess between them
+        (the men's and the women's jacket differ in colours); the same answer once when they share it."""
+        kind = live.matcher.of_kind_named(question)
+        if not 1 < len(kind) <= LISTED or len(kind) == len(live.catalog):
+            return None
+        answers = [await answer_product(p, question, self._picker) for p in kind]
+        if not all(a.confident for a in answers):
+            return None
+        if len({a.text.replace(p.title, "") for a, p in zip(answers, kind, strict=True)}) == 1:
+            return product_reply(answers[0].text, kind[0], True, answers[0].options)
+        return list_reply(" ".join(a.text for a in answers), kind)
 
     def _exists(self, thing: str, live: LiveIndex) -> Reply | None:
         """Products of the kind asked for, or None (an FAQ or page may still answer "do you sell gift cards?")."""

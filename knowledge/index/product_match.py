@@ -177,6 +177,14 @@ class ProductMatcher:
             return None
         return [p for p in pool if all(t in self._facets.get(p.id, ()) for t in asked)]
 
+    def of_kind_named(self, question: str) -> list[ProductRecord]:
+        """The products of the kind a question names with catalogue words, its other words passed over
+        ("how much is the tent?" → every tent); none when it names no kind."""
+        asked = [t for t in self._tokenize(question) if not t.isdigit() and self._known_facet(t) is not None]
+        if not asked:
+            return []
+        return [p for p in self._catalog if all(t in self._facets.get(p.id, ()) for t in asked)]
+
     def _known_facet(self, token: str) -> str | None:
         # Exact (stemmed) words only: a near-miss here turns "protein powder" into "power shorts".
         return token if token in self._facet_vocabulary_set else None
