@@ -800,11 +800,12 @@ async def main(args: argparse.Namespace) -> None:
             print(f"Process logs, scenario {scenario.name} (warnings and errors by kind, both processes):")
             print("\n".join(log_summary(scenario, processes)))
         if args.logs is not None:
+            print(f"\nThe processes' logs: {args.logs}")
+    finally:
+        if args.logs is not None:  # kept whatever happened
             args.logs.mkdir(parents=True, exist_ok=True)
             for process in processes:
                 shutil.copy(process.log, args.logs / process.log.name)
-            print(f"\nThe processes' logs: {args.logs}")
-    finally:
         if session is not None:
             await session.close()
         if client is not None:
