@@ -92,6 +92,8 @@ def encode(event: Outbound) -> dict[str, str]:
 
 def decode(entry: dict[str, str]) -> Outbound:
     """An outbox entry back as its event; a ValueError for one no sender could handle."""
+    if "type" not in entry and "kind" in entry:
+        return _legacy(entry)
     kind = KINDS.get(entry.get("type", ""))
     if kind is None:
         raise ValueError(f"unknown outbound event type {entry.get('type')!r}")
@@ -118,3 +120,29 @@ def _build(kind: Any, value: Any) -> Any:
             return None
         return _build(next(arg for arg in get_args(kind) if arg is not type(None)), value)
     return value
+
+
+def _legacy(entry: dict[str, str]) -> Outbound:
+    """An entry queued by the version before typed events (`kind` + flat fields), still in a stream after an
+    upgrade: read as today's event, so a handoff in progress across the deploy loses no message."""
+    kind, get = entry["kind"], entry.get
+    name = get("name") or "the shopper"  # staff-side entries of that version named nobody
+    try:
+        match kind:
+            case "opened":
+                transcript = tuple(TranscriptLine(t["role"], t["text"]) for t in json.loads(get("transcript", "[]")))
+                sources = tuple(Citation(**c) for c in json.loads(get("sources", "[]")))
+                return HandoffOpened(entry["handoff"], get("platform", ""), name, get("reason", ""),
+                                     transcript, get("last_answer", ""), sources)
+            case "shopper":
+                return ShopperToStaff(entry["handoff"], name, entry["text"])
+            case "staff":
+                return StaffToShopper(entry["conversation"], entry["text"], get("staff", ""))
+            case "resolved":
+                return Resolved(get("handoff", ""), get("conversation", ""), name, get("by", ""))
+            case "reminder" | "waiting":
+                return Reminder(get("handoff", ""), get("conversation", ""), name,
+                                int(get("minutes", "0") or 0))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"malformed {kind!r} entry of the previous version: {err}") from None
+    raise ValueError(f"unknown outbox entry kind {kind!r}")

@@ -259,3 +259,19 @@ async def test_a_crash_mid_delivery_keeps_the_order_and_one_deliverer_at_a_time(
     await _stop(standby)
     assert got == [str(n) for n in range(1, 9)]
     assert len(set(delivering)) == 1  # one deliverer held the lease throughout
+
+
+def test_entries_queued_by_the_previous_version_are_still_delivered() -> None:
+    from bot.outbound import HandoffOpened, Reminder, Resolved, ShopperToStaff, TranscriptLine, decode
+
+    assert decode({"kind": "staff", "conversation": "42", "text": "On it", "staff": "Jo"}) == StaffToShopper(
+        "42", "On it", "Jo")
+    assert decode({"kind": "shopper", "handoff": "H1", "text": "hello?"}) == ShopperToStaff("H1", "the shopper",
+                                                                                           "hello?")
+    opened = decode({"kind": "opened", "handoff": "H1", "platform": "telegram", "name": "Ana", "reason": "asked",
+                     "transcript": '[{"role": "shopper", "text": "hi"}]', "last_answer": "", "sources": "[]"})
+    assert opened == HandoffOpened("H1", "telegram", "Ana", "asked", (TranscriptLine("shopper", "hi"),))
+    assert decode({"kind": "waiting", "conversation": "42"}) == Reminder("", "42", "the shopper", 0)
+    assert decode({"kind": "resolved", "handoff": "H1", "by": "U1"}) == Resolved("H1", "", "the shopper", "U1")
+    with pytest.raises(ValueError, match="previous version"):
+        decode({"kind": "staff", "text": "no conversation"})
