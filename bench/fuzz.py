@@ -2,16 +2,21 @@
 
     REDIS_URL=redis://127.0.0.1:6379/11 python -m bench.fuzz [EXAMPLES_PER_TARGET]
 
-Targets: Telegram updates through PTB's parse and the conversion (well-typed odd values; entities that cut a
-character; wrong JSON types), and through the engine; Slack events through the conversion, and through the
-engine; `/storebot` text through the parser and the engine; outbox entries through `decode`; signed and unsigned
-malformed HTTP requests through the Slack gate (`adapters.slack.http.web_app`, real aiohttp on loopback, Bolt
-behind it). The engine is wired as `storebot serve` wires it, on the bundled demo store's knowledge base and
-real Redis; everything it writes is namespaced by this run's platforms and removed at the end.
+Targets: Telegram updates through PTB's parse and the conversion (well-formed with odd values; entities that cut a
+character or have no text; required fields missing and wrong JSON types), and well-formed ones on through the
+engine as the adapter hands them over; Slack events through the conversion, and on through the engine; runs of
+engine events (messages, buttons, staff replies, resolves, ops commands); `/storebot` text through the parser and
+the engine; outbox entries through `decode`; signed and unsigned malformed HTTP requests through the Slack gate
+(`adapters.slack.http.web_app` on loopback, Bolt behind it with no listeners). The engine is wired as `storebot
+serve` wires it (tests/test_fuzz.py `fuzz_engine`) on the bundled demo store's knowledge base and real Redis, its
+state carried over from one example to the next; everything the run writes is namespaced by its own platform
+names and removed at the end.
 
-Per target: examples run, how many PTB refused to parse or the HTTP client refused to send (not ours),
-unhandled exceptions (must be 0), property violations (an AssertionError of the checks), seconds; then each
-distinct failure (exception type and the innermost frame of the repository's code) with its first example.
+Per target: examples run; "not ours" (PTB refused to parse the update, or the HTTP client to send the request);
+events that reached `Engine.handle`; unhandled exceptions (must be 0); property violations (an AssertionError of
+the checks: a non-string field, a 5xx from Bolt behind the gate); seconds. Then each distinct failure (exception
+type and the innermost frame of the repository's own code) with its count, first example and traceback. No
+shrinking: `pytest tests/test_fuzz.py` gives minimal examples.
 """
 
 from __future__ import annotations
@@ -44,8 +49,8 @@ from adapters.slack.convert import from_event, thread_reply_of
 from adapters.slack.http import web_app
 from adapters.telegram.convert import NOT_TEXT
 from bot.engine import Engine
-from bot.events import Event, OpsCommand, Resolve, StaffReply
-from bot.types import IncomingMessage
+from bot.events import Event, StaffReply
+from bot.types import Reply
 from knowledge.index.builder import BuildOptions, build_version
 from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
 from knowledge.index.live import IndexHandle
@@ -66,6 +71,7 @@ class Outcome:
     name: str
     examples: int = 0
     not_ours: int = 0
+    engine_calls: int = 0
     exceptions: int = 0
     violations: int = 0
     seconds: float = 0.0
@@ -96,9 +102,11 @@ def _shown(value: object, limit: int = 600) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
-def run(name: str, strategy: st.SearchStrategy[Any], check: Callable[[Any], None], examples: int) -> Outcome:
+def run(name: str, strategy: st.SearchStrategy[Any], check: Callable[[Any], None], examples: int,
+        door: Door | None = None) -> Outcome:
     """`check` on `examples` generated values (no shrinking: every failure is counted, none stops the run)."""
     outcome = Outcome(name)
+    calls = door.calls if door is not None else 0
 
     @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
@@ -115,6 +123,7 @@ def run(name: str, strategy: st.SearchStrategy[Any], check: Callable[[Any], None
     started = time.perf_counter()
     target()
     outcome.seconds = time.perf_counter() - started
+    outcome.engine_calls = door.calls - calls if door is not None else 0
     print(f"  {name}: {outcome.examples:,} examples, {outcome.exceptions} unhandled exceptions, "
           f"{outcome.violations} property violations, {outcome.seconds:.1f} s", file=sys.stderr, flush=True)
     return outcome
@@ -129,13 +138,25 @@ def on_loop(loop: asyncio.AbstractEventLoop, work: Callable[[Any], Awaitable[Non
 # --- the checks ---------------------------------------------------------------------------------------------
 
 
+class Door:
+    """`Engine.handle`, counted: how many events of a target reached the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.calls = 0
+
+    async def handle(self, event: Event) -> Reply | None:
+        self.calls += 1
+        return await self._engine.handle(event)
+
+
 def telegram_conversion(data: dict[str, Any]) -> None:
     update, _ = fz.convert_telegram(data)
     if update is None:
         raise NotOurs
 
 
-def telegram_through_engine(engine: Engine) -> Callable[[dict[str, Any]], Awaitable[None]]:
+def telegram_through_engine(engine: Door) -> Callable[[dict[str, Any]], Awaitable[None]]:
     async def check(data: dict[str, Any]) -> None:
         update, msg = fz.convert_telegram(data)
         if update is None:
@@ -155,7 +176,7 @@ def slack_conversion(value: tuple[dict[str, Any], str | None]) -> None:
     fz.convert_slack(*value)
 
 
-def slack_through_engine(engine: Engine) -> Callable[[tuple[dict[str, Any], str | None]], Awaitable[None]]:
+def slack_through_engine(engine: Door) -> Callable[[tuple[dict[str, Any], str | None]], Awaitable[None]]:
     async def check(value: tuple[dict[str, Any], str | None]) -> None:
         event, bot_user = value
         fz.convert_slack(event, bot_user)
@@ -170,21 +191,23 @@ def slack_through_engine(engine: Engine) -> Callable[[tuple[dict[str, Any], str 
     return check
 
 
-def commands_through_engine(engine: Engine) -> Callable[[str], Awaitable[None]]:
-    async def check(text: str) -> None:  # SlashCommands.on_command, from an ops user
+def outbox_decode(entry: dict[str, str]) -> None:
+    fz.decode_entry(entry)
+
+
+def engine_events(engine: Door) -> Callable[[list[Event]], Awaitable[None]]:
+    async def check(events: list[Event]) -> None:  # one namespace for the whole run: state carries over
+        for event in events:
+            fz.check_reply(await engine.handle(event))
+    return check
+
+
+def commands_through_engine(engine: Door) -> Callable[[str], Awaitable[None]]:
+    async def check(text: str) -> None:  # SlashCommands.on_command
         command = fz.parse_slash_command(text)
-        if command is None or command.name in ("kb reload", "kb rollback"):
-            return
-        event: Event
-        if command.name == "ask":
-            event = IncomingMessage(fz.SLACK, f"C1:command:{fz.OPS_USER}", fz.OPS_USER, command.argument,
-                                    is_staff=True)
-        elif command.name == "resolve":
-            event = Resolve(fz.SLACK, fz.OPS_USER, handoff_id=command.argument)
-        else:
-            event = OpsCommand(fz.SLACK, fz.OPS_USER, "report" if command.name == "report" else "kb status",
-                               command.days)
-        fz.check_reply(await engine.handle(event))
+        event = fz.slash_command_event(command, "UFUZZSTAFF") if command is not None else None
+        if event is not None:
+            fz.check_reply(await engine.handle(event))
     return check
 
 
@@ -277,7 +300,7 @@ class Gate:
             raise NotOurs from err
         if self.escaped:
             raise self.escaped.pop()
-        assert status < 500, f"HTTP {status}"
+        assert status < 500, f"HTTP {status} from Bolt, the gate having let the request through"
 
 
 # --- the run ------------------------------------------------------------------------------------------------
@@ -305,35 +328,39 @@ def main() -> None:
     gate = Gate()
     outcomes: list[Outcome] = []
     try:
-        engine = loop.run_until_complete(_engine(redis, work))
+        engine = Door(loop.run_until_complete(_engine(redis, work)))
         loop.run_until_complete(gate.start())
         slack = st.tuples(fz.SLACK_EVENTS, fz.SLACK_BOT_IDS)
         targets: list[tuple[str, st.SearchStrategy[Any], Callable[[Any], None]]] = [
             ("Telegram updates (odd values) → conversion", fz.TELEGRAM_UPDATES, telegram_conversion),
             ("Telegram updates (entities cutting a character) → conversion", fz.TELEGRAM_UPDATES_CUT_ENTITIES,
              telegram_conversion),
-            ("Telegram updates (wrong JSON types) → conversion", fz.TELEGRAM_UPDATES_WRONG_TYPES, telegram_conversion),
+            ("Telegram updates (required fields missing, wrong JSON types) → conversion", fz.TELEGRAM_UPDATES_MALFORMED,
+             telegram_conversion),
             ("Telegram updates (odd values) → conversion → engine", fz.TELEGRAM_UPDATES,
              on_loop(loop, telegram_through_engine(engine))),
             ("Slack events → conversion", slack, slack_conversion),
             ("Slack events → conversion → engine", slack, on_loop(loop, slack_through_engine(engine))),
+            ("engine events (messages, buttons, staff replies, resolves, ops) → engine", fz.ENGINE_RUNS,
+             on_loop(loop, engine_events(engine))),
             ("/storebot text → parse_command → engine", fz.COMMAND_TEXTS,
              on_loop(loop, commands_through_engine(engine))),
-            ("outbox entries → decode", fz.OUTBOX_ENTRIES, fz.decode_entry),
+            ("outbox entries → decode", fz.OUTBOX_ENTRIES, outbox_decode),
             ("HTTP requests (signed / unsigned, malformed) → Slack gate", slack_request(), on_loop(loop, gate.check)),
         ]
         for name, strategy, check in targets:
-            outcomes.append(run(name, strategy, check, examples))
+            outcomes.append(run(name, strategy, check, examples, engine))
     finally:
         loop.run_until_complete(gate.stop())
         removed = loop.run_until_complete(fz.clean_up(redis))
         loop.run_until_complete(redis.aclose())
         loop.close()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"| target ({examples:,} examples each) | run | not ours | unhandled exceptions | property violations "
-          "| seconds |\n|---|---|---|---|---|---|")
+    print(f"| target ({examples:,} examples each) | run | not ours | events to the engine | unhandled exceptions "
+          "| property violations | seconds |\n|---|---|---|---|---|---|---|")
     for o in outcomes:
-        print(f"| {o.name} | {o.examples:,} | {o.not_ours:,} | {o.exceptions:,} | {o.violations:,} | {o.seconds:.1f} |")
+        print(f"| {o.name} | {o.examples:,} | {o.not_ours:,} | {o.engine_calls:,} | {o.exceptions:,} | "
+              f"{o.violations:,} | {o.seconds:.1f} |")
     total = sum(o.exceptions for o in outcomes)
     print(f"\nTotal: {sum(o.examples for o in outcomes):,} examples, {total:,} unhandled exceptions, "
           f"{sum(o.violations for o in outcomes):,} property violations, {sum(o.seconds for o in outcomes):.0f} s; "

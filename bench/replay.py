@@ -1,6 +1,6 @@
 """Replay and faults through two real `storebot serve telegram slack` processes.
 
-    .venv/bin/python -m bench.replay [--events 1000] [--outage 20] [--conversations 50] [--logs DIR]
+    .venv/bin/python -m bench.replay [--events 1000] [--outage 20] [--think S] [--conversations 50] [--logs DIR]
 
 Everything is the bench's own: a redis-server it starts (and stops during the outage), the demo store's
 knowledge base built with `storebot kb build` into a temporary KB_DATA_DIR, the Telegram Bot API and Slack
@@ -12,7 +12,10 @@ token), half Slack DMs (signed `message.im` events). Each conversation asks a se
 different demo-store products; every question's reply text is learnt once before the run (calibration), so a
 reply names the question it answers. A conversation sends its next question once the previous delivery was
 acknowledged (Telegram: a 200, which the webhook gives once the update is handled; Slack: the ack), and the
-conversations run at the same time. About 30% of the events are deliveries again of an earlier event (same
+conversations run at the same time. Before each question a shopper thinks (`--think`, uniform 0.5×–1.5× of
+it; by default 3 × outage / questions per conversation, so traffic runs before, during and after the outage);
+`--think 0` sends the next question the moment the previous one is acknowledged — Slack acknowledges at once,
+so its conversations then arrive as bursts. About 30% of the events are deliveries again of an earlier event (same
 `update_id`, or same `event_id` with `X-Slack-Retry-Num`), to the same process or the other one: half at the
 same moment as the first delivery, half up to a second after it was acknowledged.
 
@@ -28,8 +31,11 @@ Scenarios, one after the other in the same processes, each with fresh conversati
 
 Counted per platform: questions never answered (lost), answered more than once (duplicated), replies that
 arrived after the reply to a later question of the same conversation (out of order), apologies, time from a
-question's first delivery to its reply (p50/p95), and events delivered per second. The processes' warnings
-and errors of each scenario are summarised under the table. Prints only; `--logs DIR` keeps the processes'
+question's first delivery to its reply (p50/p95), and events delivered per second (from the first delivery to
+the last acknowledgement). Under the table: the HTTP responses the processes gave, a few lost / duplicated /
+out-of-order questions with their deliveries, what Redis says about them (dedupe mark, the conversation's
+memory — the processes keep 100 turns so the whole conversation is there), and the processes' warnings and
+errors of each scenario, counted by kind. Prints only; `--logs DIR` keeps the processes'
 logs. Exits 0 whatever the counts: it is a measurement.
 """
 
@@ -104,6 +110,7 @@ class Question:
     first_sent: float | None = None
     acked_at: float | None = None
     answered_at: float | None = None
+    deliveries: list[tuple[float, int, str]] = field(default_factory=list)  # (time, process, status or failure)
 
 
 @dataclass
@@ -223,24 +230,26 @@ class LoadBalancer:
         others = [p for p in up if p is not avoid]
         return self.rng.choice(others or up)
 
-    async def post(self, process: Process, url: str, body: bytes, headers: dict[str, str],
-                   stats: PlatformStats) -> int | None:
+    async def post(self, process: Process, url: str, body: bytes, headers: dict[str, str], stats: PlatformStats,
+                   question: Question) -> int | None:
         """The response's status, or None when the connection failed (the process is then marked down)."""
         stats.posts += 1
+        outcome, status = "", None
         try:
             async with self.session.post(url, data=body, headers=headers,
                                          timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_S)) as response:
                 await response.read()
-                stats.statuses[str(response.status)] += 1
-                return response.status
+                outcome = str(status := response.status)
         except aiohttp.ClientConnectorError:
-            stats.statuses["connection refused"] += 1
+            outcome = "connection refused"
             process.down = True
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
-            stats.statuses["connection dropped"] += 1
+            outcome = "connection dropped"
         except TimeoutError:
-            stats.statuses["timeout"] += 1
-        return None
+            outcome = "timeout"
+        stats.statuses[outcome] += 1
+        question.deliveries.append((time.perf_counter(), process.number, outcome))
+        return status
 
 
 class Deliveries:
@@ -256,7 +265,7 @@ class Deliveries:
         headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET, "Content-Type": "application/json"}
         process, backoff, started = first, 0.25, time.perf_counter()
         while True:
-            status = await self.balancer.post(process, f"{process.telegram_url}", body, headers, stats)
+            status = await self.balancer.post(process, process.telegram_url, body, headers, stats, question)
             if status == 200:
                 return
             if time.perf_counter() - started > TELEGRAM_GIVE_UP_S:
@@ -281,7 +290,7 @@ class Deliveries:
             headers = signed_headers(body)  # signed again for each delivery, as Slack does
             if retry_num:
                 headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
-            status = await self.balancer.post(process, process.slack_url, body.encode(), headers, stats)
+            status = await self.balancer.post(process, process.slack_url, body.encode(), headers, stats, question)
             if status == 200:
                 return
             if status is None and failed_connections < len(self.balancer.processes):
@@ -315,6 +324,8 @@ class Scenario:
     fault_at: int = 0  # acknowledged questions before the fault
     fault_now: asyncio.Event = field(default_factory=asyncio.Event)
     fault_note: str = ""
+    redis_down: float | None = None  # when Redis was killed (scenario b)
+    redis_back: float | None = None  # when it came back
     log_from: dict[int, int] = field(default_factory=dict)
     log_to: dict[int, int] = field(default_factory=dict)
 
@@ -448,8 +459,16 @@ async def diagnose(scenario: Scenario, redis: Redis) -> list[str]:
     out = []
     for platform in ("telegram", "slack"):
         conversations = [c for c in scenario.conversations if c.platform == platform]
-        count(conversations)  # fills answered_at
-        lost = marked = remembered = locked = 0
+        counts = count(conversations)  # fills answered_at
+        if counts.duplicates:
+            refused = sum(any(status != "200" for _, _, status in q.deliveries) for q, _ in counts.duplicates)
+            back = scenario.redis_back
+            after = sum(back is not None and (q.answered_at or 0) < back <= at for q, at in counts.duplicates)
+            out.append(f"- {scenario.name}, {platform}: of {len(counts.duplicates)} questions answered twice, "
+                       f"{refused} had a delivery that was not answered 200 (delivered again later)"
+                       + (f", and {after} were answered first before Redis came back empty and again after"
+                          if back is not None else ""))
+        lost = marked = remembered = locked = in_outage = 0
         disordered = answered_in_order = 0
         for conversation in conversations:
             raw = await redis.lrange(memory_key(conversation), 0, -1)
@@ -459,6 +478,8 @@ async def diagnose(scenario: Scenario, redis: Redis) -> list[str]:
                 locked += bool(await redis.exists(lock_key(conversation)))
             for question in missing:
                 lost += 1
+                down, back = scenario.redis_down, scenario.redis_back
+                in_outage += down is not None and back is not None and down <= (question.first_sent or 0) <= back
                 marked += bool(await redis.exists(dedupe_key(conversation, question)))
                 remembered += question.text in said
             arrived = sorted((q.answered_at, q.index) for q in conversation.questions if q.answered_at is not None)
@@ -467,7 +488,10 @@ async def diagnose(scenario: Scenario, redis: Redis) -> list[str]:
                 by_text = {q.text: q.index for q in conversation.questions}
                 order = [by_text[text] for text in said if text in by_text]
                 answered_in_order += order == sorted(order)
-        if lost:
+        if lost and scenario.redis_back is not None:
+            out.append(f"- {scenario.name}, {platform}: of {lost} lost questions, {in_outage} were first delivered "
+                       "while Redis was down (it came back empty, so its keys say nothing more)")
+        elif lost:
             out.append(f"- {scenario.name}, {platform}: of {lost} lost questions, {marked} are marked delivered in "
                        f"Redis (dedupe key), {remembered} were answered and remembered by the engine (in the "
                        f"conversation's memory) but their reply never reached the platform; {locked} of their "
@@ -487,10 +511,11 @@ async def redis_outage(scenario: Scenario, redis: RedisServer, outage_s: float) 
     if scenario.acked >= sum(len(c.questions) for c in scenario.conversations):
         scenario.fault_note = "not run: the scenario ended first"
         return
-    stopped = time.perf_counter()
+    stopped = scenario.redis_down = time.perf_counter()
     await redis.stop()
     await asyncio.sleep(outage_s)
     await redis.start()
+    scenario.redis_back = time.perf_counter()
     scenario.fault_note = (f"Redis killed at {stopped - scenario.started:.1f} s (after {scenario.acked} questions "
                            f"acknowledged), back after {time.perf_counter() - stopped:.1f} s, empty")
 
@@ -521,7 +546,8 @@ class Counts:
     rate_limited: int = 0
     unrecognised: int = 0
     latencies: list[float] = field(default_factory=list)
-    lost_where: list[str] = field(default_factory=list)
+    duplicates: list[tuple[Question, float]] = field(default_factory=list)  # (question, when answered again)
+    examples: dict[str, list[tuple[Conversation, Question]]] = field(default_factory=dict)  # by kind
 
 
 def count(conversations: Iterable[Conversation]) -> Counts:
@@ -541,6 +567,10 @@ def count(conversations: Iterable[Conversation]) -> Counts:
                           and q.first_sent is not None and q.first_sent <= at), None)
             if match is None:
                 counts.duplicated += 1
+                again = next((q for q in conversation.questions if q.key == key and q.index in answered), None)
+                if again is not None:
+                    counts.duplicates.append((again, at))
+                    counts.examples.setdefault("duplicated", []).append((conversation, again))
                 continue
             answered.add(match.index)
             match.answered_at = at
@@ -548,12 +578,13 @@ def count(conversations: Iterable[Conversation]) -> Counts:
             counts.latencies.append(at - match.first_sent)
             if match.index < latest:
                 counts.out_of_order += 1
+                counts.examples.setdefault("out of order", []).append((conversation, match))
             latest = max(latest, match.index)
         counts.answered += len(answered)
         for question in conversation.questions:
             if question.index not in answered:
                 counts.lost += 1
-                counts.lost_where.append(f"{conversation.platform} {conversation.address} #{question.index}")
+                counts.examples.setdefault("lost", []).append((conversation, question))
     return counts
 
 
@@ -579,9 +610,30 @@ def notes(scenario: Scenario) -> list[str]:
             extra += f"; rate-limit notices {counts.rate_limited}"
         if stats.given_up:
             extra += f"; deliveries the platform gave up on {stats.given_up}"
-        if counts.lost_where:
-            extra += f"; lost: {', '.join(counts.lost_where[:6])}" + (" …" if len(counts.lost_where) > 6 else "")
         out.append(f"- {scenario.name}, {platform}: {stats.posts} HTTP requests: {statuses}{extra}")
+    return out
+
+
+def examples(scenario: Scenario, each: int = 2) -> list[str]:
+    """A few lost, duplicated and out-of-order questions with their deliveries (time from the scenario's start,
+    process, response) and the replies to them, for the diagnosis."""
+    out = []
+    for platform in ("telegram", "slack"):
+        counts = count(c for c in scenario.conversations if c.platform == platform)
+        for kind, found in counts.examples.items():
+            for conversation, question in found[:each]:
+                deliveries = ", ".join(f"+{at - scenario.started:.2f} s p{process} {status}"
+                                       for at, process, status in question.deliveries)
+                answers = [f"+{at - scenario.started:.2f} s" for at, what, key in conversation.replies
+                           if what == "answer" and key == question.key]
+                later = [q for q in conversation.questions if q.index == question.index + 1]
+                after = ""
+                if kind == "out of order" and later and later[0].answered_at is not None:
+                    next_at = later[0].answered_at - scenario.started
+                    after = f"; question #{question.index + 1} answered +{next_at:.2f} s"
+                out.append(f"  {kind}: {platform} {conversation.address} #{question.index} (asked "
+                           f"+{(question.first_sent or 0) - scenario.started:.2f} s): deliveries {deliveries}; "
+                           f"replies {', '.join(answers) or 'none'}{after}")
     return out
 
 
@@ -734,7 +786,6 @@ async def main(args: argparse.Namespace) -> None:
     telegram_api, slack_api = TelegramApi(replies.on_telegram), SlackApi(replies.on_slack)
     processes: list[Process] = []
     session: aiohttp.ClientSession | None = None
-    client: Redis | None = None
     try:
         await redis.start()
         env = base_env(work, redis.url)
@@ -747,7 +798,6 @@ async def main(args: argparse.Namespace) -> None:
         for process in processes:
             await wait_until_up(process)
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        client = Redis.from_url(redis.url, socket_connect_timeout=1)
         balancer = LoadBalancer(processes, session, rng)
         pool = [f"how much is the {name}?" for name in PRODUCTS]
         asked = await calibrate(pool, processes, balancer, replies)
@@ -774,9 +824,13 @@ async def main(args: argparse.Namespace) -> None:
             await run_scenario(scenario, deliveries, replies, think, rng)
             if fault is not None:
                 await fault
-            await settle(scenario, replies, client)
-            _mark_logs(processes, scenario.log_to)
-            diagnoses += await diagnose(scenario, client)
+            client = Redis.from_url(redis.url, socket_connect_timeout=1)  # anew: the outage closed old connections
+            try:
+                await settle(scenario, replies, client)
+                _mark_logs(processes, scenario.log_to)
+                diagnoses += await diagnose(scenario, client)
+            finally:
+                await client.aclose()
             results.append(scenario)
             print(f"  scenario {name}: done in {time.perf_counter() - scenario.started:.1f} s", flush=True)
 
@@ -791,7 +845,7 @@ async def main(args: argparse.Namespace) -> None:
         for scenario in results:
             if scenario.fault_note:
                 print(f"- {scenario.name}: {scenario.fault_note}")
-            print("\n".join(notes(scenario)))
+            print("\n".join(notes(scenario) + examples(scenario)))
         print(f"- Slack \"Thinking…\" placeholders posted (all scenarios and the calibration): "
               f"{replies.placeholders}")
         print("\n".join(diagnoses))
@@ -808,8 +862,6 @@ async def main(args: argparse.Namespace) -> None:
                 shutil.copy(process.log, args.logs / process.log.name)
         if session is not None:
             await session.close()
-        if client is not None:
-            await client.aclose()
         for process in processes:
             if process.popen.poll() is None:
                 process.popen.terminate()

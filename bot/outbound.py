@@ -99,8 +99,8 @@ def decode(entry: dict[str, str]) -> Outbound:
         raise ValueError(f"unknown outbound event type {entry.get('type')!r}")
     try:
         built: Outbound = _build(kind, json.loads(entry.get("data", "")))
-    except (TypeError, KeyError, json.JSONDecodeError) as err:
-        raise ValueError(f"malformed {kind.__name__}: {err}") from None
+    except (TypeError, KeyError, AttributeError, RecursionError, json.JSONDecodeError) as err:
+        raise ValueError(f"malformed {kind.__name__}: {type(err).__name__}") from None
     return built
 
 
@@ -143,6 +143,6 @@ def _legacy(entry: dict[str, str]) -> Outbound:
             case "reminder" | "waiting":
                 return Reminder(get("handoff", ""), get("conversation", ""), name,
                                 int(get("minutes", "0") or 0))
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as err:
         raise ValueError(f"malformed {kind!r} entry of the previous version: {err}") from None
     raise ValueError(f"unknown outbox entry kind {kind!r}")

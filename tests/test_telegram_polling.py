@@ -312,7 +312,7 @@ async def test_cancelling_the_handler_cancels_the_answering(slow_telegram: SlowR
     message = IncomingMessage("telegram", str(chat), str(chat), "how much does delivery cost?", str(_fresh_id()))
     handler = asyncio.create_task(slow_telegram.adapter._answer(slow_telegram.adapter.application.bot, chat, message))
     await asyncio.sleep(0.5)  # answering, and typing shown
-    started = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ in ("Engine.handle", "_keep_typing")]
+    started = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ in ("Engine.handle", "keep_typing")]
     assert len(started) == 2 and "sendChatAction" in _calls_for(slow_telegram.stand_in, chat)
     handler.cancel()
     with pytest.raises(asyncio.CancelledError):

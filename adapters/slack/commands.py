@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+MAX_REPORT_DAYS = 3650
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +25,9 @@ def parse_command(text: str) -> Command | None:
         return Command("resolve", words[1])
     if words[:1] == ["report"] and len(words) <= 2:
         days = words[1].lower().removesuffix("d") if len(words) == 2 else "7"
-        return Command("report", days=float(days)) if days.replace(".", "", 1).isdigit() else None
+        if not re.fullmatch(r"[0-9]{1,4}(?:\.[0-9]{1,3})?", days) or not 0 < float(days) <= MAX_REPORT_DAYS:
+            return None
+        return Command("report", days=float(days))
     if len(words) == 2 and words[0].lower() == "kb" and words[1].lower() in ("status", "reload", "rollback"):
         return Command(f"kb {words[1].lower()}")
     return None

@@ -26,8 +26,20 @@ def plain_text(text: str, bot_user_id: str | None) -> str:
     return to_plain(text, bot_user_id, show_urls=False)
 
 
+FIELDS = ("type", "subtype", "channel", "channel_type", "user", "text", "ts", "thread_ts", "bot_id")
+
+
+def _fields(event: object) -> dict[str, str]:
+    """The event's fields this module reads, those that are text; anything else (a list where a channel id
+    belongs) is as good as missing."""
+    if not isinstance(event, dict):
+        return {}
+    return {name: value for name in FIELDS if isinstance(value := event.get(name), str)}
+
+
 def from_event(event: dict[str, Any], bot_user_id: str | None) -> tuple[IncomingMessage, SlackTarget] | None:
     """The message to answer and where, or None for events the bot must not answer."""
+    event = _fields(event)
     channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
     if not channel or not ts or not user or event.get("bot_id") or user == bot_user_id:
         return None
@@ -56,6 +68,7 @@ class ThreadReply:
 
 
 def thread_reply_of(event: dict[str, Any], bot_user_id: str | None) -> ThreadReply | None:
+    event = _fields(event)
     if event.get("type") != "message" or event.get("channel_type") == "im":
         return None
     if event.get("subtype") not in (None, "thread_broadcast", "file_share"):  # edits, joins, bot posts…

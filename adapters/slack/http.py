@@ -38,8 +38,10 @@ def refusal(text: str, headers: Mapping[str, str], secret: str) -> str | None:
     stamp, signature = headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")
     if not stamp or not signature:
         return "no signature"
-    if not stamp.isdigit():
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
         return "timestamp not an integer"
+    if not signature.isascii():
+        return "bad or stale signature"
     return None if SignatureVerifier(secret).is_valid(text, stamp, signature) else "bad or stale signature"
 
 

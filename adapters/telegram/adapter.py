@@ -172,8 +172,8 @@ class TelegramAdapter:
         query = update.callback_query
         if query is None:
             return
-        kind = BUTTONS.get(query.data or "")
-        if query.message is None or kind is None:
+        kind = BUTTONS.get(query.data) if isinstance(query.data, str) else None
+        if query.message is None or kind is None or query.from_user is None:
             await answer_query(query, EXPIRED)
             return
         chat = query.message.chat.id

@@ -41,7 +41,7 @@ def to_incoming(update: Update, policy: GroupPolicy) -> IncomingMessage | None:
     user = update.effective_user
     # A photo, document or video is read by its caption: that is where the shopper typed the question.
     written = message.text if message.text is not None else message.caption
-    text = _strip_mention(written, policy.bot_username) if written is not None else NOT_TEXT
+    text = _strip_mention(written, policy.bot_username) if isinstance(written, str) else NOT_TEXT
     return IncomingMessage(
         platform="telegram",
         conversation_id=str(update.effective_chat.id),
@@ -49,8 +49,8 @@ def to_incoming(update: Update, policy: GroupPolicy) -> IncomingMessage | None:
         text=text,
         event_id=str(update.update_id),
         is_direct=is_direct,
-        is_staff=bool(user and user.id in policy.staff_user_ids),
-        display_name=user.full_name if user else "",
+        is_staff=bool(user and isinstance(user.id, int) and user.id in policy.staff_user_ids),
+        display_name=user.full_name if user and isinstance(user.full_name, str) else "",  # may lack a first name
     )
 
 
@@ -59,7 +59,10 @@ def _addressed_to_bot(message: Message, policy: GroupPolicy) -> bool:
     if replied is not None and replied.from_user is not None and replied.from_user.id == policy.bot_id:
         return True
     kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.BOT_COMMAND]
-    entities = message.parse_entities(kinds) if message.text is not None else message.parse_caption_entities(kinds)
+    try:
+        entities = message.parse_entities(kinds) if message.text is not None else message.parse_caption_entities(kinds)
+    except (UnicodeDecodeError, AttributeError, TypeError):  # entities that cut a character, or with no text
+        return False
     for entity, value in entities.items():
         if entity.type == MessageEntity.MENTION and value.lower() == f"@{policy.bot_username.lower()}":
             return True

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from bot.answerers.facts import FactAnswerer
@@ -53,6 +56,16 @@ from knowledge.sources.product_loader import CatalogFields
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
+
+HEALTH_CHECK_S = 2
+
+
+def redis_client(url: str) -> Redis:
+    """The serving processes' client. After a Redis restart every pooled connection is dead: one idle for a
+    while is pinged before reuse, and a command that meets a dropped connection is sent once more on a fresh
+    one — otherwise the first command on each stale connection fails and costs that message."""
+    return Redis.from_url(url, health_check_interval=HEALTH_CHECK_S, retry=Retry(NoBackoff(), 1),
+                          retry_on_error=[RedisConnectionError])
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -167,7 +180,7 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
     retriever = HybridRetriever(handle, embedder)
     metrics = Metrics(kb_version=lambda: handle.version)
     answerer: Answerer = make_answerer(settings, retriever, metrics)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     notice = None
     try:
         await redis.ping()

@@ -12,7 +12,8 @@ from bot.ops.kb import KnowledgeOps, describe_reload, describe_rollback, describ
 from bot.ops.reports import Reports, describe
 from bot.types import Reply
 
-OPEN_TO_ALL = frozenset({"kb status"})  # reading the live version's status changes nothing
+OPEN_TO_ALL = frozenset({"kb status"})
+MAX_REPORT_DAYS = 3650  # reading the live version's status changes nothing
 log = logging.getLogger(__name__)
 
 
@@ -55,6 +56,8 @@ class OpsDesk:
             rolled = await self._kb.rollback()
             return Reply(describe_rollback(rolled), confident=rolled.ok, mode="command")
         if command.action == "report":
+            if not 0 < command.days <= MAX_REPORT_DAYS:  # also NaN and infinity
+                return Reply(f"A report covers 1 to {MAX_REPORT_DAYS} days.", confident=False, mode="notice")
             if self._reports is None:
                 return Reply("Reports need Redis.", confident=False, mode="notice")
             return Reply(describe(await self._reports.build(command.days * 86400)), mode="command")
