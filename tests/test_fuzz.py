@@ -88,8 +88,9 @@ from knowledge.index.versions import VersionStore
 FUZZ = settings(max_examples=300, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                        HealthCheck.function_scoped_fixture, HealthCheck.large_base_example])
-FORMAT_FUZZ = settings(FUZZ, max_examples=200)  # big replies: fewer of them
-ENGINE_FUZZ = settings(FUZZ, max_examples=200)
+TELEGRAM_FUZZ = settings(FUZZ, max_examples=200)  # big nested updates: fewer of them
+FORMAT_FUZZ = settings(FUZZ, max_examples=150)  # big replies: fewer of them
+ENGINE_FUZZ = settings(FUZZ, max_examples=150)  # runs of 1–6 events: 500 or so through the engine
 
 # Every key, stream entry and handoff of a fuzz run is namespaced by these platforms, so the run can remove what
 # it wrote from a shared Redis without touching anything else (see `clean_up`).
@@ -349,7 +350,8 @@ def check_incoming(msg: IncomingMessage | None) -> None:
 
 
 def telegram_button(update: Update) -> ButtonPress | None:
-    """A callback query as `TelegramAdapter._on_button` turns it into the core's event (None: "expired")."""
+    """A callback query as `TelegramAdapter._on_button` turns it into the core's event (None: "expired"); for
+    bench/fuzz.py, which sends it on to the engine."""
     query = update.callback_query
     if query is None:
         return None
@@ -368,11 +370,10 @@ def convert_telegram(data: dict[str, Any]) -> tuple[Update | None, IncomingMessa
         return None, None
     msg = to_incoming(update, TG_POLICY)
     check_incoming(msg)
-    telegram_button(update)
     return update, msg
 
 
-@FUZZ
+@TELEGRAM_FUZZ
 @given(TELEGRAM_UPDATES)
 def test_telegram_updates_with_odd_values_convert_without_raising(data: dict[str, Any]) -> None:
     """Updates shaped as the Bot API sends them (optional fields missing, huge and odd text and captions, group,
@@ -391,7 +392,7 @@ def _private_message(**fields: Any) -> dict[str, Any]:
                                         "from": {"id": 42, "is_bot": False, "first_name": "Ana"}, **fields}}
 
 
-@FUZZ
+@TELEGRAM_FUZZ
 @given(TELEGRAM_UPDATES_NAMELESS)
 @example(_private_message(text="hi", **{"from": {"id": 42, "is_bot": False, "first_name": ""}}))
 def test_senders_without_a_first_name_convert_to_a_string_display_name(data: dict[str, Any]) -> None:
@@ -399,7 +400,7 @@ def test_senders_without_a_first_name_convert_to_a_string_display_name(data: dic
     convert_telegram(data)
 
 
-@FUZZ
+@TELEGRAM_FUZZ
 @given(TELEGRAM_UPDATES_CUT_ENTITIES)
 @example(_group_message(text="😀 hi", entities=[{"type": "mention", "offset": 0, "length": 1}]))
 @example(_group_message(photo=[{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}],
@@ -410,13 +411,11 @@ def test_telegram_entities_that_cut_a_character_or_have_no_text_convert_without_
     convert_telegram(data)
 
 
-@FUZZ
+@TELEGRAM_FUZZ
 @given(TELEGRAM_UPDATES_MALFORMED)
 @example(_private_message(text=0))
 @example(_private_message(text="hi", **{"from": {"id": [], "is_bot": False, "first_name": "Ana"}}))
 @example(_group_message(text="/help", entities=[{"type": "bot_command", "offset": 0, "length": "5"}]))
-@example({"update_id": 1, "callback_query": {"id": "1", "chat_instance": "c", "data": "up", "message": {
-    "message_id": 1, "date": 1700000000, "chat": {"id": 42, "type": "private"}, "text": "answer"}}})  # no "from"
 def test_telegram_updates_with_missing_or_wrongly_typed_fields_convert_without_raising(data: dict[str, Any]) -> None:
     """Required fields missing and any field of any JSON type: whatever PTB still parses converts without raising."""
     convert_telegram(data)
@@ -797,8 +796,8 @@ ENGINE_EVENTS: st.SearchStrategy[Event] = st.one_of(
     st.builds(StaffReply, st.just(SLACK), CONVERSATIONS, USERS, texts(80, 3000), st.text(max_size=10)),
     st.builds(Resolve, PLATFORMS, USERS, st.from_regex(r"H[0-9A-Fa-f]{8}", fullmatch=True) | st.text(max_size=10),
               st.just("") | CONVERSATIONS),
-    st.builds(OpsCommand, PLATFORMS, st.text(max_size=6), st.sampled_from(["kb status", "kb reload", "kb rollback",
-                                                                           "report"]), DAYS),
+    st.builds(OpsCommand, PLATFORMS, st.text(max_size=6).filter(lambda user: user != OPS_USER),  # refused
+              st.sampled_from(["kb status", "kb reload", "kb rollback", "report"]), DAYS),
     st.builds(OpsCommand, PLATFORMS, st.just(OPS_USER), st.sampled_from(["kb status", "report"]), DAYS),
 )
 
