@@ -1,4 +1,4 @@
-"""Fuzz at volume: the generators of tests/test_fuzz.py at 10,000 examples per target, every exception counted.
+"""Fuzz at volume: the generators of tests/fuzz_*.py at 10,000 examples per target, every exception counted.
 
     REDIS_URL=redis://127.0.0.1:6379/11 python -m bench.fuzz [EXAMPLES_PER_TARGET]
 
@@ -8,7 +8,7 @@ engine as the adapter hands them over; Slack events through the conversion, and 
 engine events (messages, buttons, staff replies, resolves, ops commands); `/storebot` text through the parser and
 the engine; outbox entries through `decode`; signed and unsigned malformed HTTP requests through the Slack gate
 (`adapters.slack.http.web_app` on loopback, Bolt behind it with no listeners). The engine is wired as `storebot
-serve` wires it (tests/test_fuzz.py `fuzz_engine`) on the bundled demo store's knowledge base and real Redis, its
+serve` wires it (tests/fuzz_engine.py `fuzz_engine`) on the bundled demo store's knowledge base and real Redis, its
 state carried over from one example to the next; everything the run writes is namespaced by its own platform
 names and removed at the end.
 
@@ -16,7 +16,7 @@ Per target: examples run; "not ours" (PTB refused to parse the update, or the HT
 events that reached `Engine.handle`; unhandled exceptions (must be 0); property violations (an AssertionError of
 the checks: a non-string field, a 5xx from Bolt behind the gate); seconds. Then each distinct failure (exception
 type and the innermost frame of the repository's own code) with its count, first example and traceback. No
-shrinking: `pytest tests/test_fuzz.py` gives minimal examples.
+shrinking: `pytest tests/test_fuzz_*.py` gives minimal examples.
 """
 
 from __future__ import annotations
@@ -55,7 +55,29 @@ from knowledge.index.builder import BuildOptions, build_version
 from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
 from knowledge.index.live import IndexHandle
 from knowledge.index.versions import VersionStore
-from tests import test_fuzz as fz
+from tests.fuzz_common import JSON, SLACK, TELEGRAM, texts
+from tests.fuzz_engine import ENGINE_RUNS, check_reply, clean_up, fuzz_engine
+from tests.fuzz_outbound import OUTBOX_ENTRIES, decode_entry
+from tests.fuzz_slack import (
+    COMMAND_TEXTS,
+    SIGNATURES,
+    SIGNING_SECRET,
+    SLACK_BOT,
+    SLACK_BOT_IDS,
+    SLACK_EVENTS,
+    STAMPS,
+    convert_slack,
+    parse_slash_command,
+    signed_headers,
+    slash_command_event,
+)
+from tests.fuzz_telegram import (
+    TELEGRAM_UPDATES,
+    TELEGRAM_UPDATES_CUT_ENTITIES,
+    TELEGRAM_UPDATES_MALFORMED,
+    convert_telegram,
+    telegram_button,
+)
 
 EXAMPLES = 10_000
 DEMO_STORE = Path(__file__).resolve().parent.parent / "knowledge" / "demo_store"
@@ -151,63 +173,63 @@ class Door:
 
 
 def telegram_conversion(data: dict[str, Any]) -> None:
-    update, _ = fz.convert_telegram(data)
+    update, _ = convert_telegram(data)
     if update is None:
         raise NotOurs
 
 
 def telegram_through_engine(engine: Door) -> Callable[[dict[str, Any]], Awaitable[None]]:
     async def check(data: dict[str, Any]) -> None:
-        update, msg = fz.convert_telegram(data)
+        update, msg = convert_telegram(data)
         if update is None:
             raise NotOurs
         event: Event | None = None
         if update.callback_query is not None:  # TelegramAdapter._on_button
-            press = fz.telegram_button(update)
-            event = dataclasses.replace(press, platform=fz.TELEGRAM) if press is not None else None
+            press = telegram_button(update)
+            event = dataclasses.replace(press, platform=TELEGRAM) if press is not None else None
         elif msg is not None and msg.text != NOT_TEXT and (update.message or update.edited_message):
-            event = dataclasses.replace(msg, platform=fz.TELEGRAM)  # TelegramAdapter._on_message (MESSAGES only)
+            event = dataclasses.replace(msg, platform=TELEGRAM)  # TelegramAdapter._on_message (MESSAGES only)
         if event is not None:
-            fz.check_reply(await engine.handle(event))
+            check_reply(await engine.handle(event))
     return check
 
 
 def slack_conversion(value: tuple[dict[str, Any], str | None]) -> None:
-    fz.convert_slack(*value)
+    convert_slack(*value)
 
 
 def slack_through_engine(engine: Door) -> Callable[[tuple[dict[str, Any], str | None]], Awaitable[None]]:
     async def check(value: tuple[dict[str, Any], str | None]) -> None:
         event, bot_user = value
-        fz.convert_slack(event, bot_user)
+        convert_slack(event, bot_user)
         staff = thread_reply_of(event, bot_user)  # SlackAdapter._on_message
         if staff is not None:
-            fz.check_reply(await engine.handle(StaffReply(fz.SLACK, staff.thread, staff.user, staff.text,
-                                                          staff.message_id)))
+            check_reply(await engine.handle(StaffReply(SLACK, staff.thread, staff.user, staff.text,
+                                                       staff.message_id)))
             return
         converted = from_event(event, bot_user)
         if converted is not None:
-            fz.check_reply(await engine.handle(dataclasses.replace(converted[0], platform=fz.SLACK)))
+            check_reply(await engine.handle(dataclasses.replace(converted[0], platform=SLACK)))
     return check
 
 
 def outbox_decode(entry: dict[str, str]) -> None:
-    fz.decode_entry(entry)
+    decode_entry(entry)
 
 
 def engine_events(engine: Door) -> Callable[[list[Event]], Awaitable[None]]:
     async def check(events: list[Event]) -> None:  # one namespace for the whole run: state carries over
         for event in events:
-            fz.check_reply(await engine.handle(event))
+            check_reply(await engine.handle(event))
     return check
 
 
 def commands_through_engine(engine: Door) -> Callable[[str], Awaitable[None]]:
     async def check(text: str) -> None:  # SlashCommands.on_command
-        command = fz.parse_slash_command(text)
-        event = fz.slash_command_event(command, "UFUZZSTAFF") if command is not None else None
+        command = parse_slash_command(text)
+        event = slash_command_event(command, "UFUZZSTAFF") if command is not None else None
         if event is not None:
-            fz.check_reply(await engine.handle(event))
+            check_reply(await engine.handle(event))
     return check
 
 
@@ -223,31 +245,31 @@ def slack_request(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
     kind = draw(st.sampled_from(["event", "event", "command", "payload", "json", "text", "bytes"]))
     if kind == "event":
         body = json.dumps(draw(st.fixed_dictionaries(
-            {"type": st.sampled_from(["event_callback", "url_verification", "app_rate_limited"]) | fz.JSON,
-             "event": fz.SLACK_EVENTS | fz.JSON},
-            optional={"team_id": st.text(max_size=6) | fz.JSON, "api_app_id": fz.JSON, "challenge": fz.JSON,
-                      "authorizations": st.just([{"team_id": "T1", "user_id": fz.SLACK_BOT}]) | fz.JSON,
-                      "enterprise_id": fz.JSON, "is_ext_shared_channel": fz.JSON})))
+            {"type": st.sampled_from(["event_callback", "url_verification", "app_rate_limited"]) | JSON,
+             "event": SLACK_EVENTS | JSON},
+            optional={"team_id": st.text(max_size=6) | JSON, "api_app_id": JSON, "challenge": JSON,
+                      "authorizations": st.just([{"team_id": "T1", "user_id": SLACK_BOT}]) | JSON,
+                      "enterprise_id": JSON, "is_ext_shared_channel": JSON})))
     elif kind == "command":
         fields = draw(st.dictionaries(st.sampled_from(["command", "text", "user_id", "channel_id", "team_id",
-                                                       "response_url", "trigger_id"]), fz.texts(20, 0)))
+                                                       "response_url", "trigger_id"]), texts(20, 0)))
         body = urlencode(fields)
     elif kind == "payload":
-        body = urlencode({"payload": json.dumps(draw(fz.JSON)) if draw(st.booleans()) else draw(fz.texts(30, 0))})
+        body = urlencode({"payload": json.dumps(draw(JSON)) if draw(st.booleans()) else draw(texts(30, 0))})
     elif kind == "json":
-        body = json.dumps(draw(fz.JSON))
+        body = json.dumps(draw(JSON))
     elif kind == "text":
-        body = draw(fz.texts(60, 3000))
+        body = draw(texts(60, 3000))
     else:
         raw = draw(st.binary(max_size=300))
-        return raw, fz.signed_headers(raw.decode("latin-1"), draw(fz.STAMPS), draw(fz.SIGNATURES)) | {
+        return raw, signed_headers(raw.decode("latin-1"), draw(STAMPS), draw(SIGNATURES)) | {
             "Content-Type": draw(st.sampled_from(CONTENT_TYPES))}
-    headers = fz.signed_headers(body, draw(fz.STAMPS), draw(fz.SIGNATURES))
+    headers = signed_headers(body, draw(STAMPS), draw(SIGNATURES))
     return body.encode("utf-8", "surrogatepass"), headers | {"Content-Type": draw(st.sampled_from(CONTENT_TYPES))}
 
 
 async def _authorize(**_: Any) -> AuthorizeResult:
-    return AuthorizeResult(enterprise_id=None, team_id="T1", bot_user_id=fz.SLACK_BOT, bot_id="B1",
+    return AuthorizeResult(enterprise_id=None, team_id="T1", bot_user_id=SLACK_BOT, bot_id="B1",
                            bot_token="xoxb-fuzz")
 
 
@@ -263,7 +285,7 @@ class Gate:
 
     async def start(self) -> None:
         bolt = AsyncApp(authorize=_authorize, request_verification_enabled=False)
-        application = web_app(bolt, "/slack/events", fz.SIGNING_SECRET)
+        application = web_app(bolt, "/slack/events", SIGNING_SECRET)
 
         @web.middleware
         async def watch(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -316,7 +338,7 @@ async def _engine(redis: Redis, work: Path) -> Engine:
         cache.close()
     handle = IndexHandle(store)
     await asyncio.to_thread(handle.refresh)
-    return fz.fuzz_engine(redis, handle, embedder, store, DEMO_STORE, work)
+    return fuzz_engine(redis, handle, embedder, store, DEMO_STORE, work)
 
 
 def main() -> None:
@@ -330,29 +352,29 @@ def main() -> None:
     try:
         engine = Door(loop.run_until_complete(_engine(redis, work)))
         loop.run_until_complete(gate.start())
-        slack = st.tuples(fz.SLACK_EVENTS, fz.SLACK_BOT_IDS)
+        slack = st.tuples(SLACK_EVENTS, SLACK_BOT_IDS)
         targets: list[tuple[str, st.SearchStrategy[Any], Callable[[Any], None]]] = [
-            ("Telegram updates (odd values) → conversion", fz.TELEGRAM_UPDATES, telegram_conversion),
-            ("Telegram updates (entities cutting a character) → conversion", fz.TELEGRAM_UPDATES_CUT_ENTITIES,
+            ("Telegram updates (odd values) → conversion", TELEGRAM_UPDATES, telegram_conversion),
+            ("Telegram updates (entities cutting a character) → conversion", TELEGRAM_UPDATES_CUT_ENTITIES,
              telegram_conversion),
-            ("Telegram updates (required fields missing, wrong JSON types) → conversion", fz.TELEGRAM_UPDATES_MALFORMED,
+            ("Telegram updates (required fields missing, wrong JSON types) → conversion", TELEGRAM_UPDATES_MALFORMED,
              telegram_conversion),
-            ("Telegram updates (odd values) → conversion → engine", fz.TELEGRAM_UPDATES,
+            ("Telegram updates (odd values) → conversion → engine", TELEGRAM_UPDATES,
              on_loop(loop, telegram_through_engine(engine))),
             ("Slack events → conversion", slack, slack_conversion),
             ("Slack events → conversion → engine", slack, on_loop(loop, slack_through_engine(engine))),
-            ("engine events (messages, buttons, staff replies, resolves, ops) → engine", fz.ENGINE_RUNS,
+            ("engine events (messages, buttons, staff replies, resolves, ops) → engine", ENGINE_RUNS,
              on_loop(loop, engine_events(engine))),
-            ("/storebot text → parse_command → engine", fz.COMMAND_TEXTS,
+            ("/storebot text → parse_command → engine", COMMAND_TEXTS,
              on_loop(loop, commands_through_engine(engine))),
-            ("outbox entries → decode", fz.OUTBOX_ENTRIES, outbox_decode),
+            ("outbox entries → decode", OUTBOX_ENTRIES, outbox_decode),
             ("HTTP requests (signed / unsigned, malformed) → Slack gate", slack_request(), on_loop(loop, gate.check)),
         ]
         for name, strategy, check in targets:
             outcomes.append(run(name, strategy, check, examples, engine))
     finally:
         loop.run_until_complete(gate.stop())
-        removed = loop.run_until_complete(fz.clean_up(redis))
+        removed = loop.run_until_complete(clean_up(redis))
         loop.run_until_complete(redis.aclose())
         loop.close()
         shutil.rmtree(work, ignore_errors=True)

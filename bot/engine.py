@@ -2,8 +2,8 @@
 a staff reply in a handoff thread, an ops command — goes through `Engine.handle`; the reply to send comes back.
 
 For a message: dedupe → per-conversation lock → rate limit → handed to a person? → command? → memory → answer →
-memory → hand to a person after repeated declines. The state reads everything up to the memory in one
-Redis trip as the message is admitted, and writes the memory as it releases the conversation.
+memory → hand to a person after repeated declines. The state reads everything up to the memory as the message
+is admitted (bot/store/memory.py: two Redis trips), and writes the memory as it releases the conversation.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class Engine:
     async def _message(self, msg: IncomingMessage) -> Reply | None:
         desk = self._desk if not messages.clean(msg.text).startswith("/forget") else None
         pointer = open_key(msg.platform, msg.conversation_id) if desk is not None else None
-        # One trip in (dedupe, lock, rate count, memory, handoff pointer); leaving the block is one trip out.
+        # In: dedupe, lock, memory, then rate count and handoff pointer; leaving the block is one trip out.
         async with self._state.admit(msg.platform, msg.conversation_id, msg.user_id, msg.event_id,
                                      peek_key=pointer) as admission:
             if admission.duplicate:

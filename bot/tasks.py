@@ -7,12 +7,14 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
+from redis.exceptions import ClusterDownError, RedisClusterException, RedisError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Connected = Callable[[], None]
 
 
@@ -45,7 +47,7 @@ class _Outage:
             log.debug("%s: still failing (%r)", self.name, err)
         elif err is None:
             log.warning("%s ended unexpectedly; starting it again", self.name)
-        elif isinstance(err, RedisError | OSError):
+        elif isinstance(err, RedisError | OSError) or passing(err):
             log.warning("%s: Redis unavailable (%s: %s); retrying until it is back", self.name,
                         type(err).__name__, err)
         else:
@@ -110,5 +112,32 @@ class InOrder:
 
 
 def passing(err: BaseException | None) -> bool:
-    """A failure worth trying again later as it is: Redis unreachable or timing out (not a bug, not bad input)."""
-    return isinstance(err, (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError))
+    """A failure worth trying again later as it is: Redis unreachable or timing out, or a cluster without all of
+    its slots for now (not a bug, not bad input)."""
+    if isinstance(err, RedisClusterException) and not isinstance(err, SlotNotCoveredError):
+        # What a cluster client says when it reaches none of the nodes: passing if what caused it is.
+        return passing(err.__cause__ or err.__context__)
+    return isinstance(err, (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, ClusterDownError,
+                            TryAgainError, SlotNotCoveredError))
+
+
+GIVE_UP_AFTER_S = 600.0  # a question kept through a Redis outage this long is apologised for instead
+
+
+async def retry_passing(work: Callable[[], Awaitable[T]], *, give_up_after_s: float = GIVE_UP_AFTER_S,
+                           first_delay_s: float = 0.1, max_delay_s: float = 2.0) -> T:
+    """`work()`, tried again with capped backoff while it fails for a passing reason (Redis unreachable): a
+    question taken in is answered once Redis is back, not lost. Other failures, and the last one, are raised."""
+    loop = asyncio.get_running_loop()
+    deadline, delay, warned = loop.time() + give_up_after_s, first_delay_s, False
+    while True:
+        try:
+            return await work()
+        except Exception as err:
+            if not passing(err) or loop.time() + delay > deadline:
+                raise
+            if not warned:
+                log.warning("Redis unavailable (%s); trying again until it is back", type(err).__name__)
+                warned = True
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(delay * 2, max_delay_s)

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from llama_index.core import Settings as LlamaSettings
 from redis import Redis as SyncRedis
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.app.settings import load_settings
+from bot.store.connect import connect
+from bot.store.redis_keys import RedisClient
 from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder, default_onnx_cache
 from knowledge.index.versions import VersionStore
-from tests.redis_server import RedisServer, free_port
+from tests.redis_server import LocalCluster, LocalSentinel, RedisServer, free_port
 from tests.testbot import WholeBot, build_kb, testbot_settings, whole_bot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -87,7 +88,7 @@ def embedding_cache(tmp_path: Path) -> EmbeddingCache:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def single_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The session's Redis: REDIS_URL (as `make test` sets it), or else a throwaway redis-server of its own."""
     url = os.environ.get("REDIS_URL")
     if url:
@@ -118,10 +119,47 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis Cluster: REDIS_CLUSTER_URL (scripts/test.sh starts one), or else a throwaway one of its own."""
+    url = os.environ.get("REDIS_CLUSTER_URL")
+    if url:
+        yield url
+        return
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Sentinel's master: REDIS_SENTINEL_URL (scripts/test.sh starts one), or else a throwaway one."""
+    url = os.environ.get("REDIS_SENTINEL_URL")
+    if url:
+        yield url
+        return
+    sentinel = LocalSentinel(tmp_path_factory.mktemp("sentinel"))
+    try:
+        yield sentinel.start()
+    finally:
+        sentinel.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The Redis a test runs on: the session's one server, unless the test is marked `on_redis(kind…)`
+    (tests/redis_server.py) to run on the cluster or the Sentinel's master as well."""
+    kind = getattr(request, "param", "single")
+    return str(request.getfixturevalue({"single": "single_redis_url", "cluster": "redis_cluster_url",
+                                        "sentinel": "redis_sentinel_url"}[kind]))
+
+
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
+async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
     """A client of the real test Redis (tests that need other settings make their own)."""
-    client = Redis.from_url(redis_url)
+    client = connect(redis_url)
     yield client
     await client.aclose()
 

@@ -1,7 +1,8 @@
 """The engine on real Redis: answers, commands, memory, dedupe, ordering, rate limit, bad input.
 
 Each test runs the whole bot as `storebot serve` wires it (tests/testbot.py), over the tiny knowledge base;
-"two engines" are two such bots, as two serving processes would be."""
+"two engines" are two such bots, as two serving processes would be. Every test runs on one server, on a Redis
+Cluster and on a Sentinel's master."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from bot.types import IncomingMessage
 from knowledge.index.embedding import SentenceTransformerEmbedder
 from knowledge.index.retrieval import HybridRetriever
 from tests.conftest import MakeTestBot
+from tests.redis_server import on_redis
 from tests.testbot import TestBot, WholeBot
+
+pytestmark = on_redis("single", "cluster", "sentinel")
 
 
 async def test_grounded_answer_with_its_source(testbot: TestBot) -> None:

@@ -14,10 +14,12 @@ from bot import messages
 from bot.store.memory import RedisState
 from bot.types import IncomingMessage, Reply
 from tests.conftest import MakeTestBot
+from tests.redis_server import on_redis
 from tests.testbot import WholeBot
 
 PLATFORM = "telegram"
 UNREACHABLE = "redis://127.0.0.1:1/0"
+pytestmark = on_redis("single", "cluster")
 
 
 @pytest.fixture(params=["redis", "local"])

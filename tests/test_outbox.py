@@ -12,9 +12,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.outbound import StaffToShopper
+from bot.store.connect import connect
 from bot.store.outbox import DEAD_LETTERS, Deliver, Delivery, Outbox, Undeliverable, outbox_stream
+from bot.store.redis_keys import RedisClient
 from bot.tasks import cancel_and_wait
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, on_redis
 
 
 def note(text: str) -> StaffToShopper:
@@ -27,8 +29,8 @@ def text_of(delivery: Delivery) -> str:
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
+    client = connect(redis_url)
     yield client
     await client.aclose()
 
@@ -52,6 +54,7 @@ async def _until(condition: object, within: float = 10) -> None:
     raise AssertionError("condition not met")
 
 
+@on_redis("single", "cluster", "sentinel")
 async def test_deliveries_arrive_in_order_and_survive_a_stopped_consumer(redis: Redis) -> None:
     platform = f"test-{uuid.uuid4().hex[:8]}"
     outbox = Outbox(redis, lease_ms=200, block_ms=50)
@@ -74,6 +77,7 @@ async def test_deliveries_arrive_in_order_and_survive_a_stopped_consumer(redis: 
     assert got == [str(n) for n in range(6)]
 
 
+@on_redis("single", "cluster")
 async def test_entries_read_but_never_acknowledged_are_claimed_by_the_next_consumer(redis: Redis) -> None:
     platform = f"test-{uuid.uuid4().hex[:8]}"
     outbox = Outbox(redis, lease_ms=200, block_ms=50)
@@ -97,6 +101,7 @@ async def test_entries_read_but_never_acknowledged_are_claimed_by_the_next_consu
     await _stop(survivor)
 
 
+@on_redis("single", "cluster")
 async def test_a_delivery_that_keeps_failing_goes_to_dead_letters_and_the_rest_still_arrive(redis: Redis) -> None:
     platform = f"test-{uuid.uuid4().hex[:8]}"
     outbox = Outbox(redis, block_ms=50, max_attempts=2)
@@ -174,6 +179,7 @@ async def test_delivery_resumes_after_a_redis_restart(own_redis: RedisServer) ->
         await client.aclose()
 
 
+@on_redis("single", "cluster")
 async def test_an_undeliverable_entry_is_set_aside_at_once(redis: Redis) -> None:
     platform = f"test-{uuid.uuid4().hex[:8]}"
     outbox = Outbox(redis, block_ms=50, max_attempts=5)
@@ -193,6 +199,7 @@ async def test_an_undeliverable_entry_is_set_aside_at_once(redis: Redis) -> None
     assert [f[b"data"].count(b'"blocked"') for f in dead] == [1]
 
 
+@on_redis("single", "cluster")
 async def test_an_entry_no_sender_understands_is_set_aside_and_the_rest_flow(redis: Redis) -> None:
     platform = f"test-{uuid.uuid4().hex[:8]}"
     outbox = Outbox(redis, lease_ms=100, block_ms=50)
@@ -225,6 +232,7 @@ def test_every_outbound_event_survives_the_outbox_encoding() -> None:
         assert decode(encode(event)) == event
 
 
+@on_redis("single", "cluster")
 async def test_a_crash_mid_delivery_keeps_the_order_and_one_deliverer_at_a_time(redis: Redis) -> None:
     """The handoff relay's case: killed while posting message 1 of 5; the next process sends 1 first, then the rest
     — never 2, 3, 4, 5 and 1 a minute later."""

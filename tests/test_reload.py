@@ -14,6 +14,7 @@ from redis.backoff import NoBackoff
 
 from bot.ops.kb import KnowledgeOps
 from bot.ops.reload import CURRENT_KEY, RELOAD_CHANNEL, announce, follow_reloads
+from bot.store.connect import connect
 from bot.tasks import cancel_and_wait
 from knowledge.index.builder import BuildOptions, build_version
 from knowledge.index.embedding import EmbeddingCache, SentenceTransformerEmbedder
@@ -21,19 +22,20 @@ from knowledge.index.live import IndexHandle
 from knowledge.index.retrieval import HybridRetriever
 from knowledge.index.versions import VersionStore
 from tests.conftest import write_tree
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, on_redis
 
 GIFT_CARDS = "id,question,answer\ngift_cards,Do you sell gift cards?,Yes: digital gift cards from €10 to €500.\n"
 
 
+@on_redis("single", "cluster", "sentinel")
 async def test_every_process_swaps_to_the_announced_version(
     built_store: VersionStore, tiny_source: Path, embedder: SentenceTransformerEmbedder,
     embedding_cache: EmbeddingCache, redis_url: str,
 ) -> None:
-    redis = Redis.from_url(redis_url)
+    redis = connect(redis_url)
     handles = [IndexHandle(VersionStore(built_store.root)) for _ in range(2)]  # e.g. Telegram and Slack processes
     ready = [asyncio.Event() for _ in handles]
-    clients = [Redis.from_url(redis_url) for _ in handles]
+    clients = [connect(redis_url) for _ in handles]
     listeners = [asyncio.create_task(follow_reloads(c, h, r)) for c, h, r in zip(clients, handles, ready, strict=True)]
     try:
         await asyncio.gather(*(r.wait() for r in ready))

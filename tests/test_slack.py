@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from adapters.slack.adapter import THINKING, SlackAdapter
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.questions import THINKING
 from adapters.slack.settings import SlackSettings
 from adapters.telegram.adapter import TelegramAdapter
 from adapters.telegram.settings import TelegramSettings
@@ -25,6 +26,7 @@ from bot.ops.desk import OpsDesk, OpsPolicy
 from bot.ops.kb import AUDIT_STREAM, KnowledgeOps, audit_entries
 from bot.ops.reload import follow_reloads
 from bot.store.feedback import FEEDBACK_STREAM, FeedbackStore
+from bot.store.journal import Journal
 from bot.store.memory import RedisState
 from bot.tasks import cancel_and_wait
 from bot.types import Answerer
@@ -97,7 +99,7 @@ async def slack(built_store: VersionStore, tiny_source: Path, embedder: Sentence
     follower = await _following(redis_url, handle)
     adapter = SlackAdapter(SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
                                          api_base_url=api.api_url, http_port=0, placeholder_after_s=0.3))
-    await adapter.start(Services(engine))
+    await adapter.start(Services(engine, journal=Journal(redis, f"test-{random.randrange(10**9)}", 600)))
     rig = Rig(api, SignedPoster(f"http://127.0.0.1:{adapter.port}/slack/events"), answerer,
               RedisState(redis, 10, 3600, 100, 600), redis, built_store, tiny_source, handle, [follower])
     try:

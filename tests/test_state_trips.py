@@ -1,7 +1,8 @@
 """Redis round trips per message, counted on the wire, and the lock and dedupe they carry (real Redis).
 
-A message is one trip in (bot/redis_scripts.py's ADMIT) and one trip out (RELEASE); an activity log adds
-its XADD; a handoff desk adds nothing until a handoff is open."""
+A message is the script in (bot/store/scripts.py's ADMIT), the pipeline beside it (the user's keys, which a
+cluster keeps in other slots than the conversation's) and the script out (RELEASE); an activity log adds its
+XADD; a handoff desk adds a GET of its pointer to the pipeline, and nothing more until a handoff is open."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from bot.store.outbox import Outbox
 from bot.types import IncomingMessage, Reply, Turn
 
 PLATFORM = "trips"  # a platform no adapter in the test run consumes
-ONE_SCRIPT, IN_AND_OUT = [["EVALSHA"]], [["EVALSHA"], ["EVALSHA"]]
+BESIDE = ["SADD", "EXPIRE", "INCRBY", "EXPIRE"]  # the user's conversations (for /forget) and rate count
+ONE_SCRIPT, IN_AND_OUT = [["EVALSHA"]], [["EVALSHA"], BESIDE, ["EVALSHA"]]
 
 
 class EchoAnswerer:
@@ -53,7 +55,7 @@ async def counted(redis_url: str) -> AsyncIterator[tuple[TripCounter, Redis]]:
     counter = TripCounter()
     client = counter.client(redis_url)
     yield counter, client
-    async for key in client.scan_iter(match=f"storebot:*:{PLATFORM}:*"):
+    async for key in client.scan_iter(match=f"*storebot:*:{PLATFORM}:*"):
         await client.delete(key)
     await client.aclose()
 
@@ -72,7 +74,7 @@ async def _trips(counter: TripCounter, engine: Engine, msg: IncomingMessage) -> 
     return reply, list(counter.trips)
 
 
-async def test_a_question_is_two_trips(counted: tuple[TripCounter, Redis]) -> None:
+async def test_a_question_is_three_trips(counted: tuple[TripCounter, Redis]) -> None:
     counter, redis = counted
     engine = Engine(_state(redis), EchoAnswerer(), StoreInfo("Shop", "Hi"))
     await engine.handle(_msg("warm-up", "hello"))  # the connection and the scripts are ready
@@ -88,7 +90,7 @@ async def test_a_question_is_two_trips(counted: tuple[TripCounter, Redis]) -> No
         assert (await _trips(counter, engine, _msg(conversation, command)))[1] == IN_AND_OUT
 
 
-async def test_activity_log_adds_its_xadd_and_the_desk_nothing(counted: tuple[TripCounter, Redis]) -> None:
+async def test_activity_log_adds_its_xadd_and_the_desk_a_get(counted: tuple[TripCounter, Redis]) -> None:
     counter, redis = counted
     activity = ActivityLog(redis)
     desk = HandoffDesk(redis, Outbox(redis), activity, HandoffPolicy(after_declines=0))
@@ -96,11 +98,11 @@ async def test_activity_log_adds_its_xadd_and_the_desk_nothing(counted: tuple[Tr
     await engine.handle(_msg("warm-up", "hello"))
     conversation = uuid.uuid4().hex[:8]
     _, trips = await _trips(counter, engine, _msg(conversation, "what is new?"))
-    assert trips == [["EVALSHA"], ["XADD"], ["EVALSHA"]]
+    assert trips == [["EVALSHA"], [*BESIDE, "GET"], ["XADD"], ["EVALSHA"]]
     await engine.handle(_msg(conversation, "/human"))
     # While a person has the conversation: the handoff record is read and the message relayed to staff.
     reply, trips = await _trips(counter, engine, _msg(conversation, "are you there?"))
-    assert reply is None and trips == [["EVALSHA"], ["HGETALL"], ["XADD"], ["EVALSHA"]]
+    assert reply is None and trips == [["EVALSHA"], [*BESIDE, "GET"], ["HGETALL"], ["XADD"], ["EVALSHA"]]
     handoff = await desk.find(PLATFORM, conversation)
     assert handoff is not None and await desk.resolve(handoff.id, "staff") is not None
 
@@ -154,7 +156,7 @@ async def test_the_lock_is_released_when_the_answerer_fails(counted: tuple[TripC
     with pytest.raises(RuntimeError, match="the answerer failed"):
         await engine.handle(_msg(conversation, "boom"))
     assert counter.trips == IN_AND_OUT
-    assert not await redis.exists(f"storebot:lock:{PLATFORM}:{conversation}")
+    assert not await redis.exists(RedisState.lock_key(PLATFORM, conversation))
     started = time.monotonic()
     assert await engine.handle(_msg(conversation, "and now?")) is not None
     assert time.monotonic() - started < 1
@@ -165,12 +167,12 @@ async def test_a_crashed_holder_blocks_only_until_its_lock_times_out(counted: tu
     counter, redis = counted
     engine = Engine(_state(redis), EchoAnswerer(), StoreInfo("Shop", "Hi"))
     conversation = uuid.uuid4().hex[:8]
-    await redis.set(f"storebot:lock:{PLATFORM}:{conversation}", "a crashed process", px=300)
+    await redis.set(RedisState.lock_key(PLATFORM, conversation), "a crashed process", px=300)
     started = time.monotonic()
     reply, trips = await _trips(counter, engine, _msg(conversation, "anyone?"))
     assert reply is not None and 0.2 < time.monotonic() - started < 5
     # Busy tries (the first with the dedupe mark, the rest without), then admitted, then released.
-    assert len(trips) > 3 and all(t == ["EVALSHA"] for t in trips)
+    assert len(trips) > 4 and trips[-2] == BESIDE and all(t == ["EVALSHA"] for t in trips[:-2] + trips[-1:])
 
 
 async def test_a_lock_lost_to_its_timeout_is_reported(counted: tuple[TripCounter, Redis]) -> None:
@@ -178,7 +180,7 @@ async def test_a_lock_lost_to_its_timeout_is_reported(counted: tuple[TripCounter
     state, conversation = _state(redis), uuid.uuid4().hex[:8]
     with pytest.raises(LockNotOwnedError):
         async with state.admit(PLATFORM, conversation, "u1") as admission:
-            await redis.set(f"storebot:lock:{PLATFORM}:{conversation}", "another process")
+            await redis.set(RedisState.lock_key(PLATFORM, conversation), "another process")
             admission.remember(Turn("shopper", "hello"))
     assert [t.text for t in await state.load(PLATFORM, conversation)] == ["hello"]  # written all the same
 
@@ -191,7 +193,7 @@ async def test_scripts_are_loaded_again_after_script_flush(counted: tuple[TripCo
     reply, trips = await _trips(counter, engine, _msg(uuid.uuid4().hex[:8], "still there?"))
     assert reply is not None and reply.text == "answer to still there?"
     # NOSCRIPT: redis-py loads the script and sends EVALSHA again, once per script.
-    assert trips == [["EVALSHA"], ["SCRIPT"], ["EVALSHA"], ["EVALSHA"], ["SCRIPT"], ["EVALSHA"]]
+    assert trips == [["EVALSHA"], ["SCRIPT"], ["EVALSHA"], BESIDE, ["EVALSHA"], ["SCRIPT"], ["EVALSHA"]]
     assert (await _trips(counter, engine, _msg(uuid.uuid4().hex[:8], "and now?")))[1] == IN_AND_OUT
 
 

@@ -15,10 +15,12 @@ from redis.asyncio import Redis
 
 from adapters.telegram import senders as telegram_senders
 from adapters.telegram.adapter import BUTTON_FAILED, EXPIRED, ONLY_TEXT, SORRY, TelegramAdapter
+from adapters.telegram.questions import Questions
 from adapters.telegram.settings import TelegramSettings
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
 from bot.store.feedback import FEEDBACK_STREAM, HANDOFF_STREAM, FeedbackStore
+from bot.store.journal import Journal
 from bot.store.memory import RedisState
 from bot.types import Citation, IncomingMessage, Reply, Turn
 from knowledge.index.embedding import SentenceTransformerEmbedder
@@ -41,7 +43,7 @@ async def telegram(
     engine = Engine(RedisState(redis, 10, 3600, 100, 600), FactAnswerer(HybridRetriever(handle, embedder)),
                     StoreInfo("Test Shop", "Hello!"), FeedbackStore(redis))
     adapter = TelegramAdapter(TelegramSettings(bot_token="123:TEST", api_base_url=stand_in.base_url))
-    await adapter.start(engine)
+    await adapter.start(engine, journal=Journal(redis, "polling-test", 600))
     try:
         yield stand_in
     finally:
@@ -256,7 +258,7 @@ async def slow_telegram(
     engine = Engine(RedisState(redis, 10, 3600, 100, 600), answerer, StoreInfo("Test Shop", "Hello!"))
     adapter = TelegramAdapter(TelegramSettings(bot_token="123:TEST", api_base_url=stand_in.base_url,
                                                typing_after_s=0.05))
-    await adapter.start(engine)
+    await adapter.start(engine, journal=Journal(redis, "slow-test", 600))
     try:
         yield SlowRig(stand_in, adapter, answerer)
     finally:
@@ -300,17 +302,21 @@ async def test_a_duplicate_delivery_shows_no_typing(slow_telegram: SlowRig) -> N
     slow_telegram.stand_in.push_update(text_update(update, chat, "how much does delivery cost?"))
     await _next_sent(slow_telegram.stand_in)
     before = len(_calls_for(slow_telegram.stand_in, chat))
-    message = IncomingMessage("telegram", str(chat), str(chat), "how much does delivery cost?", str(update))
-    assert await slow_telegram.adapter._answer(slow_telegram.adapter.application.bot, chat, message) is None
-    await asyncio.sleep(0.1)
-    assert len(_calls_for(slow_telegram.stand_in, chat)) == before  # the engine dropped it at once: no typing
+    slow_telegram.stand_in.push_update(text_update(update, chat, "how much does delivery cost?"))  # again
+    await asyncio.sleep(0.5)
+    assert len(_calls_for(slow_telegram.stand_in, chat)) == before  # dropped when taken in: no typing, no reply
+
+
+def _questions(rig: SlowRig) -> Questions:
+    assert rig.adapter._questions is not None
+    return rig.adapter._questions
 
 
 async def test_cancelling_the_handler_cancels_the_answering(slow_telegram: SlowRig) -> None:
     slow_telegram.answerer.delay = 30
     chat = random.randrange(10**6, 10**7)
     message = IncomingMessage("telegram", str(chat), str(chat), "how much does delivery cost?", str(_fresh_id()))
-    handler = asyncio.create_task(slow_telegram.adapter._answer(slow_telegram.adapter.application.bot, chat, message))
+    handler = asyncio.create_task(_questions(slow_telegram)._answer(chat, message))
     await asyncio.sleep(0.5)  # answering, and typing shown
     started = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ in ("Engine.handle", "keep_typing")]
     assert len(started) == 2 and "sendChatAction" in _calls_for(slow_telegram.stand_in, chat)
@@ -320,5 +326,5 @@ async def test_cancelling_the_handler_cancels_the_answering(slow_telegram: SlowR
     assert all(task.done() for task in started)  # neither the answering nor the typing outlives the handler
     slow_telegram.answerer.delay = 0  # and the conversation is free again: its lock was released
     again = IncomingMessage("telegram", str(chat), str(chat), "can I pay with paypal?", str(_fresh_id()))
-    reply = await asyncio.wait_for(slow_telegram.adapter._answer(slow_telegram.adapter.application.bot, chat, again), 5)
+    reply = await asyncio.wait_for(_questions(slow_telegram)._answer(chat, again), 5)
     assert reply is not None and "PayPal" in reply.text

@@ -17,6 +17,7 @@ from adapters.telegram.adapter import TelegramAdapter
 from adapters.telegram.settings import TelegramSettings
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
+from bot.store.journal import Journal
 from bot.store.memory import RedisState
 from knowledge.index.embedding import SentenceTransformerEmbedder
 from knowledge.index.live import IndexHandle
@@ -106,8 +107,9 @@ async def test_a_question_during_a_redis_outage_is_answered_when_telegram_redeli
     own_redis: RedisServer, built_store: VersionStore, embedder: SentenceTransformerEmbedder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The webhook answers 500 while Redis is down (no apology: the question is not lost), and Telegram's
-    redelivery after the outage is answered once; a body that is not an update is a 400."""
+    """The webhook answers 500 while Redis is down — the question cannot be taken in, and there is no apology:
+    it is not lost — and Telegram's redelivery after the outage is answered once; a body that is not an
+    update is a 400."""
     stand_in = BotApiStandIn()
     await stand_in.start()
     redis = Redis.from_url(own_redis.url, socket_connect_timeout=0.5)
@@ -119,7 +121,7 @@ async def test_a_question_during_a_redis_outage_is_answered_when_telegram_redeli
     adapter = TelegramAdapter(TelegramSettings(
         bot_token="123:TEST", api_base_url=stand_in.base_url, webhook_url="https://bot.example/telegram",
         webhook_secret=SECRET, webhook_listen="127.0.0.1", webhook_port=port, webhook_path="telegram"))
-    await adapter.start(engine)
+    await adapter.start(engine, journal=Journal(redis, "webhook-test", 600))
     url = f"http://127.0.0.1:{port}/telegram"
     update = text_update(random.randrange(10**6, 10**9), 7373, "how much does delivery cost?")
     try:

@@ -2,43 +2,46 @@
 
 Thin: `convert` turns events into the core's events, every one handed to `Engine.handle`; `formatting` turns
 replies into Block Kit; `ops` runs `/storebot`; `staff` sends what the core sends to staff; `errors` answers
-any listener's failure. Every request is acknowledged at once; an answer follows, behind a "thinking…"
-placeholder when it is slow.
+any listener's failure; `questions` takes a shopper's question in (before its acknowledgement) and answers it,
+behind a "thinking…" placeholder when it is slow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.settings_base import load
-from adapters.slack.convert import SlackTarget, from_event, thread_reply_of
-from adapters.slack.errors import APOLOGIZED, FAILED, ErrorHandler
-from adapters.slack.formatting import FEEDBACK_ACTIONS, notice_blocks, to_slack_messages
+from adapters.slack.convert import from_event, thread_reply_of
+from adapters.slack.errors import ErrorHandler
+from adapters.slack.formatting import FEEDBACK_ACTIONS
 from adapters.slack.http import retry_handlers, web_app
 from adapters.slack.ops import SlashCommands
 from adapters.slack.people import Poster, SlackPeople
+from adapters.slack.questions import Questions
 from adapters.slack.settings import SlackSettings
-from adapters.slack.staff import StaffSenders, permanent
+from adapters.slack.staff import StaffSenders
 from bot.app.services import Services
 from bot.app.settings import Settings
 from bot.engine import Engine
 from bot.events import ButtonPress, Resolve, StaffReply
-from bot.store.outbox import Outbox, start_consuming
-from bot.tasks import InOrder, cancel_and_wait
-from bot.types import IncomingMessage, Reply
+from bot.store.journal import Taken
+from bot.store.outbox import start_consuming
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-THINKING = "Thinking…"
+EXPIRED = "This button has expired."
+TAKEN_IN = "storebot_taken_in"  # the context key for what `_take_in` took
 
 
 class SlackAdapter:
@@ -51,6 +54,7 @@ class SlackAdapter:
         # Over HTTP, `http.web_app` verifies every request before Bolt sees it (Bolt's verifier logs bodies).
         self.app = AsyncApp(client=self.client, signing_secret=settings.signing_secret or None,
                             request_verification_enabled=False)
+        self.app.middleware(self._take_in)
         self.app.event("app_mention")(self._on_message)
         self.app.event("message")(self._on_message)
         for action in FEEDBACK_ACTIONS:
@@ -58,9 +62,8 @@ class SlackAdapter:
         self.app.action("storebot_resolve")(self._on_resolve_button)
         self.app.command(settings.command)(self._on_command)
         self.app.error(ErrorHandler(self._poster).on_error)
-        self._relay: asyncio.Task[None] | None = None
-        self._outbox: Outbox | None = None
-        self._in_order = InOrder()
+        self._background: list[asyncio.Task[None]] = []
+        self._questions: Questions | None = None
         self._engine: Engine | None = None
         self._commands: SlashCommands | None = None
         self._runner: web.AppRunner | None = None
@@ -70,12 +73,15 @@ class SlackAdapter:
     async def start(self, services: Services) -> None:
         self._engine = services.engine
         self._commands = SlashCommands(services.engine, self._poster, self._people, self._settings.command)
-        self._outbox = services.outbox
+        self._questions = Questions(services.engine, self._poster, services.outbox, services.journal,
+                                   self._settings.placeholder_after_s)
         if services.threads is not None and not self._settings.support_channel:
             raise ValueError("SLACK_SUPPORT_CHANNEL must be set to take handed-over conversations")
         if services.outbox is not None:  # handoff threads, and answers Slack would not take at once
             staff = StaffSenders(self._poster, services.threads, self._settings.support_channel)
-            self._relay = await start_consuming(services.outbox, "slack", staff.deliver)
+            self._background.append(await start_consuming(services.outbox, "slack", staff.deliver))
+        if services.journal is not None:
+            self._background.append(asyncio.create_task(services.journal.run("slack", self._answer_again)))
         if self._settings.app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -90,8 +96,7 @@ class SlackAdapter:
         log.info("Slack events on http://%s:%s%s", self._settings.http_host, self.port, path)
 
     async def stop(self) -> None:
-        if self._relay is not None:
-            await cancel_and_wait(self._relay)
+        await cancel_and_wait(*self._background)
         if self._socket is not None:
             await self._socket.close_async()
         if self._runner is not None:
@@ -109,73 +114,69 @@ class SlackAdapter:
         assert self._engine is not None, "start() first"
         return self._engine
 
+    async def _take_in(self, body: dict[str, Any], context: AsyncBoltContext,
+                       next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+        """Before Bolt acknowledges an event — at once, for the Events API — a question is taken into the journal,
+        so an acknowledged question is never lost; a delivery again of one ends here."""
+        event = body.get("event")
+        if isinstance(event, dict) and self._questions is not None:
+            taking = await self._questions.take_in(event, context.get("bot_user_id"))
+            if taking == "again":
+                return BoltResponse(status=200, body="")
+            context[TAKEN_IN] = taking
+        await next()
+        return None
+
     async def _on_message(self, ack: AsyncAck, event: dict[str, Any], context: dict[str, Any]) -> None:
         """Mentions in channels and direct messages are answered; other thread messages may be staff replies."""
-        await ack()
         bot_user = context.get("bot_user_id")
         staff = thread_reply_of(event, bot_user)
         if staff is not None:
+            await ack()
             await self._core.handle(StaffReply("slack", staff.thread, staff.user, staff.text, staff.message_id,
                                                self._people))
             return
         converted = from_event(event, bot_user)
-        if converted is not None:
-            async with self._in_order.hold(converted[0].conversation_id):  # answered and sent as they came
-                await self._answer(*converted, context)
-
-    async def _answer(self, msg: IncomingMessage, target: SlackTarget, context: dict[str, Any]) -> None:
-        answering = asyncio.create_task(self._core.handle(msg))
-        done, _ = await asyncio.wait({answering}, timeout=self._settings.placeholder_after_s)
-        placeholder = None if done else await self._poster.post(target, THINKING, notice_blocks(THINKING))
-        try:
-            reply = await answering
-        except Exception:
-            if placeholder is not None:  # the apology replaces "Thinking…"; the error handler logs the failure
-                await self._poster.send(target, placeholder, FAILED, notice_blocks(FAILED))
-                context[APOLOGIZED] = True
-            raise
-        if reply is None:  # a duplicate delivery, a user over the rate limit, a message relayed to staff
-            if placeholder is not None:
-                await self.client.chat_delete(channel=target.channel, ts=placeholder)
+        if converted is None:
+            await ack()
             return
-        await self._send(msg.conversation_id, target, placeholder, reply)
+        assert self._questions is not None, "start() first"
+        await self._questions.answer(context.get(TAKEN_IN), *converted, context)
 
-    async def _send(self, conversation: str, target: SlackTarget, placeholder: str | None, reply: Reply) -> None:
-        """Sends the reply; if Slack will not take it now (after the client's retries), the outbox sends it when it
-        does, and the conversation's next answers wait behind it, so they are read in order."""
-        outbox, sent = self._outbox, 0
-        messages = to_slack_messages(reply, conversation)
-        try:
-            if outbox is None or not await outbox.has_queued("slack", conversation):
-                for message in messages:
-                    await self._poster.send(target, placeholder if sent == 0 else None, message.text, message.blocks)
-                    sent += 1
-                return
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as err:
-            if outbox is None or permanent(err):
-                raise
-            log.warning("answer in %s queued after %d of %d messages: %s", conversation, sent, len(messages), err)
-        await outbox.queue_reply("slack", conversation, reply, sent)
+    async def _answer_again(self, taken: Taken) -> None:
+        assert self._questions is not None, "start() first"
+        await self._questions.answer_again(taken)
 
     async def _on_feedback(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        action = body["actions"][0]
-        press = ButtonPress("slack", str(action["value"]), str(body["user"]["id"]),
-                            FEEDBACK_ACTIONS[action["action_id"]])
-        reply = await self._core.handle(press)
-        if reply is not None:
-            await respond(text=reply.text, response_type="ephemeral", replace_original=False)
+        action, value = body["actions"][0], await _button_value(body, respond)
+        if value is not None:
+            reply = await self._core.handle(ButtonPress("slack", value, str(body["user"]["id"]),
+                                                        FEEDBACK_ACTIONS[action["action_id"]]))
+            if reply is not None:
+                await respond(text=reply.text, response_type="ephemeral", replace_original=False)
 
     async def _on_resolve_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        reply = await self._core.handle(Resolve("slack", str(body["user"]["id"]),
-                                                handoff_id=str(body["actions"][0]["value"])))
-        if reply is not None:
-            await respond(text=reply.text, response_type="ephemeral", replace_original=False)
+        value = await _button_value(body, respond)
+        if value is not None:
+            reply = await self._core.handle(Resolve("slack", str(body["user"]["id"]), handoff_id=value))
+            if reply is not None:
+                await respond(text=reply.text, response_type="ephemeral", replace_original=False)
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         assert self._commands is not None, "start() first"
         await self._commands.on_command(ack, command, respond)
+
+
+async def _button_value(body: dict[str, Any], respond: AsyncRespond) -> str | None:
+    """The pressed button's value (the gate checked the rest of the press); a button without one is not ours."""
+    value = body["actions"][0].get("value")
+    if isinstance(value, str):
+        return value
+    log.warning("Slack button %s pressed without a value: answered as expired", body["actions"][0]["action_id"])
+    await respond(text=EXPIRED, response_type="ephemeral", replace_original=False)
+    return None
 
 
 def create(settings: Settings) -> SlackAdapter:

@@ -7,11 +7,11 @@ turns replies into HTML; `senders` sends what the core sends to shoppers. All be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
-from telegram import Bot, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -23,19 +23,19 @@ from telegram.ext import (
 )
 
 from adapters.settings_base import load
-from adapters.telegram.convert import COMMANDS, NOT_TEXT, GroupPolicy, buttons_of, to_incoming
-from adapters.telegram.formatting import to_html_messages
+from adapters.telegram.convert import COMMANDS, NOT_TEXT, GroupPolicy, to_incoming
 from adapters.telegram.ordering import PerChatOrder
-from adapters.telegram.senders import ShopperSenders, answer_query, keep_typing
+from adapters.telegram.questions import Questions
+from adapters.telegram.senders import ShopperSenders, answer_query
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.webhook import WebhookServer
 from bot.app.services import Services
 from bot.app.settings import Settings
 from bot.engine import Engine
 from bot.events import Button, ButtonPress
+from bot.store.journal import Journal, Taken
 from bot.store.outbox import Outbox, start_consuming
 from bot.tasks import cancel_and_wait, passing
-from bot.types import IncomingMessage, Reply
 
 log = logging.getLogger(__name__)
 BUTTONS: dict[str, Button] = {"up": "up", "down": "down", "human": "human"}
@@ -57,8 +57,9 @@ class TelegramAdapter:
         self._settings = settings
         self._policy: GroupPolicy | None = None
         self._core: Engine | None = None
-        self._relay: asyncio.Task[None] | None = None
-        self._outbox: Outbox | None = None
+        self._questions: Questions | None = None
+        self._journal: Journal | None = None
+        self._background: list[asyncio.Task[None]] = []
         self._retry_later: set[int] = set()
         self._webhook = WebhookServer(self.application, settings, self._retry_later) if settings.webhook_url else None
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
@@ -66,13 +67,17 @@ class TelegramAdapter:
         self.application.add_handler(CallbackQueryHandler(self._on_button))
         self.application.add_error_handler(self._on_error)
 
-    async def start(self, core: Engine, outbox: Outbox | None = None) -> None:
+    async def start(self, core: Engine, outbox: Outbox | None = None, journal: Journal | None = None) -> None:
         """Initialise (getMe), register the command menu, then poll or serve the webhook; with an outbox,
-        deliver what support staff send to shoppers (handoff replies and notices)."""
-        self._core = core
+        deliver what support staff send to shoppers (handoff replies and notices); with a journal, answer
+        what stopped processes left unanswered."""
+        self._core, self._journal = core, journal
         await self.application.initialize()
         me = self.application.bot
         self._policy = GroupPolicy(me.username, me.id, self._settings.answer_all_in_groups, self._settings.staff)
+        self._questions = Questions(me, core, outbox, journal, self._settings.typing_after_s)
+        if journal is not None:
+            self._background.append(asyncio.create_task(journal.run("telegram", self._answer_again)))
         await me.set_my_commands(COMMANDS)
         await self.application.start()
         if self._webhook is not None:
@@ -80,13 +85,11 @@ class TelegramAdapter:
         else:
             assert self.application.updater is not None
             await self.application.updater.start_polling(poll_interval=0.0, timeout=10)
-        self._outbox = outbox
         if outbox is not None:
-            self._relay = await start_consuming(outbox, "telegram", ShopperSenders(self.application.bot).deliver)
+            self._background.append(await start_consuming(outbox, "telegram", ShopperSenders(me).deliver))
 
     async def stop(self) -> None:
-        if self._relay is not None:
-            await cancel_and_wait(self._relay)
+        await cancel_and_wait(*self._background)
         if self._webhook is not None:
             await self._webhook.stop()
         if self.application.updater is not None and self.application.updater.running:
@@ -96,14 +99,14 @@ class TelegramAdapter:
         await self.application.shutdown()
 
     async def run(self, services: Services) -> None:
-        await self.start(services.engine, services.outbox)
+        await self.start(services.engine, services.outbox, services.journal)
         try:
             await asyncio.Event().wait()  # until cancelled (Ctrl-C)
         finally:
             await self.stop()
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert self._policy is not None and self._core is not None
+        assert self._policy is not None and self._questions is not None
         msg = to_incoming(update, self._policy)
         chat = update.effective_chat
         if msg is None or chat is None:
@@ -111,54 +114,36 @@ class TelegramAdapter:
         if msg.text == NOT_TEXT:
             await context.bot.send_message(chat.id, ONLY_TEXT)
             return
-        reply = await self._answer(context.bot, chat.id, msg)
-        if reply is None:
-            return
-        await self._send(context.bot, msg.conversation_id, reply)
-
-    async def _send(self, bot: Bot, chat: str, reply: Reply) -> None:
-        """Sends the reply; if Telegram will not take it now (after PTB's retries), the outbox sends it when it
-        does, and the chat's next answers wait behind it, so the shopper reads them in order."""
-        outbox, parts, sent = self._outbox, to_html_messages(reply), 0
-        try:
-            if outbox is None or not await outbox.has_queued("telegram", chat):
-                for part in parts:
-                    await bot.send_message(chat, part, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-                                           reply_markup=buttons_of(reply) if sent == len(parts) - 1 else None)
-                    sent += 1
+        taken = None
+        if self._journal is not None:
+            try:
+                taken = await self._questions.take(update, msg)
+            except Exception as err:
+                if self._webhook is None or not passing(err):
+                    raise
+                log.warning("update %s not taken (%s): left to Telegram's redelivery", update.update_id, err)
+                self._retry_later.add(update.update_id)  # answered 500: Telegram delivers it again
                 return
-        except (RetryAfter, NetworkError) as err:
-            if outbox is None or isinstance(err, BadRequest):  # nowhere to keep it, or Telegram refuses it for good
-                raise
-            log.warning("answer for chat %s queued after %d of %d parts: %s", chat, sent, len(parts), err)
-        await outbox.queue_reply("telegram", chat, reply, sent)
+            if taken is None:
+                log.info("duplicate delivery of update %s dropped", update.update_id)
+                return
+        await self._questions.answer(chat.id, msg, taken)
 
-    async def _answer(self, bot: Bot, chat_id: int, msg: IncomingMessage) -> Reply | None:
-        """The engine's reply, with "typing…" only once it is slow: every API call counts against the flood
-        limit, so a quick answer costs one (sendMessage), not two. The core's exceptions propagate (to
-        `_on_error`); if this handler is cancelled, so is the answering."""
-        assert self._core is not None
-        answering = asyncio.create_task(self._core.handle(msg))
-        typing: asyncio.Task[None] | None = None
+    async def _answer_again(self, taken: Taken) -> None:
+        """A question a stopped process took and never answered (see bot/store/journal.py)."""
+        assert self._policy is not None and self._questions is not None
         try:
-            done, _ = await asyncio.wait({answering}, timeout=self._settings.typing_after_s)
-            if not done:
-                # A task of its own, so that a typing call queued behind the flood limiter never delays the answer.
-                typing = asyncio.create_task(keep_typing(bot, chat_id))
-            return await answering
-        finally:
-            # A typing call still in flight is aborted too (its connection is dropped and reopened): rare, and
-            # better than holding the answer back for a cosmetic call.
-            await cancel_and_wait(*(task for task in (answering, typing) if task is not None))
+            await self._questions.answer_again(taken, self._policy)
+        except Exception:
+            log.exception("adopted update %s failed", taken.event)
+            with contextlib.suppress(TelegramError, ValueError):
+                await self.application.bot.send_message(taken.conversation, SORRY)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Anything that fails inside the core: logged with the update id. Over the webhook, a passing failure
-        (Redis unreachable) is left to Telegram's redelivery; otherwise the shopper gets a short apology."""
+        """Anything that fails inside the core: logged with the update id, and the shopper gets a short apology.
+        (A question taken in is retried while Redis is unreachable before it fails here.)"""
         update_id = update.update_id if isinstance(update, Update) else None
         log.error("update %s failed: %r", update_id, context.error, exc_info=context.error)
-        if self._webhook is not None and update_id is not None and passing(context.error):
-            self._retry_later.add(update_id)  # answered 500: Telegram delivers it again
-            return
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is not None:
             try:

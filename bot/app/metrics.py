@@ -16,14 +16,14 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from bot.app.settings import Settings
 from bot.engine import Engine
 from bot.events import Event
+from bot.store.connect import connect
 from bot.store.outbox import DEAD_LETTERS, GROUP, outbox_stream
-from bot.store.redis_keys import as_text
+from bot.store.redis_keys import REDIS_ERRORS, RedisClient, as_text
 from bot.types import Answerer, IncomingMessage, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -102,13 +102,13 @@ class Metrics:
         if reply.mode == "handoff":
             self.handoffs.labels(platform).inc()
 
-    async def sample_redis(self, redis: Redis, platforms: Sequence[str]) -> None:
+    async def sample_redis(self, redis: RedisClient, platforms: Sequence[str]) -> None:
         """Sets the Redis figures (NaN, logged, when Redis does not answer in time)."""
         try:
             async with asyncio.timeout(SCRAPE_TIMEOUT_S):
                 backlog = {platform: await outbox_backlog(redis, platform) for platform in platforms}
                 dead = float(await redis.xlen(DEAD_LETTERS))
-        except (RedisError, OSError, TimeoutError) as err:
+        except (*REDIS_ERRORS, TimeoutError) as err:
             log.warning("metrics: cannot read the outbox from Redis (%s)", err or type(err).__name__)
             backlog, dead = dict.fromkeys(platforms, math.nan), math.nan
         for platform, count in backlog.items():
@@ -126,7 +126,7 @@ class _CountedFallback:
         return await self._inner.answer(question, history)
 
 
-async def outbox_backlog(redis: Redis, platform: str) -> float:
+async def outbox_backlog(redis: RedisClient, platform: str) -> float:
     """Entries of a platform's outbox not yet delivered to the consumer group (`lag`) plus those delivered but
     not acknowledged (`pending`): one XINFO GROUPS. An unknown lag (Redis cannot tell after XDEL) counts 0."""
     stream = outbox_stream(platform)
@@ -173,7 +173,7 @@ class MeteredEngine(Engine):
 class OpsEndpoints:
     """`GET /healthz` (200, or 503 with the reason) and `GET /metrics` (Prometheus text format)."""
 
-    def __init__(self, metrics: Metrics, redis: Redis, platforms: Sequence[str],
+    def __init__(self, metrics: Metrics, redis: RedisClient, platforms: Sequence[str],
                  timeout_s: float = REDIS_TIMEOUT_S) -> None:
         self._metrics = metrics
         self._redis = redis
@@ -206,7 +206,7 @@ class OpsEndpoints:
             await asyncio.wait_for(self._redis.ping(), self._timeout_s)
         except TimeoutError:
             return f"no answer to PING within {self._timeout_s:g} s"
-        except (RedisError, OSError) as err:
+        except REDIS_ERRORS as err:
             return f"{type(err).__name__}: {err}"
         return "ok"
 
@@ -219,7 +219,7 @@ async def health_and_metrics(settings: Settings, metrics: Metrics,
     if settings.metrics_port < 0:
         yield None
         return
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=SCRAPE_TIMEOUT_S)
+    redis = connect(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=SCRAPE_TIMEOUT_S)
     outboxes = [*platforms, *([settings.handoff_to] if settings.handoff_to else [])]
     try:
         async with ops_server(OpsEndpoints(metrics, redis, outboxes), settings.metrics_host,

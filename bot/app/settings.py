@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.handoff.hours import SupportHours
+from bot.store.connect import parse_redis_url
 
 DEMO_STORE = Path(__file__).resolve().parents[2] / "knowledge" / "demo_store"
 
@@ -55,7 +56,7 @@ class Settings(BaseSettings):
     finetune_base_model: str = "gpt-4o-mini-2024-07-18"  # the chat model `finetune chat start` fine-tunes
     finetune_price_per_m_tokens: float = Field(3.0, ge=0)  # USD per 1M training tokens, for the estimate
 
-    # Conversation state (Redis)
+    # Conversation state (Redis): one server, a cluster or a Sentinel's master (bot/store/connect.py)
     redis_url: str = "redis://127.0.0.1:6379/0"
     memory_turns: int = Field(10, ge=1, le=200)
     memory_ttl_s: int = Field(7 * 24 * 3600, ge=60)
@@ -87,6 +88,12 @@ class Settings(BaseSettings):
         except (ValueError, KeyError) as err:
             raise ValueError(f"SUPPORT_HOURS / SUPPORT_TIMEZONE: {err}") from None
         return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis_url(cls, value: str) -> str:
+        parse_redis_url(value)
+        return value
 
     @field_validator("embed_model")
     @classmethod

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
 from bot.answerers.facts import FactAnswerer
 from bot.answerers.query_engine import (
@@ -34,10 +34,13 @@ from bot.ops.kb import KnowledgeOps
 from bot.ops.reload import follow_reloads
 from bot.ops.reports import Reports
 from bot.store.activity import ActivityLog
+from bot.store.connect import connect
 from bot.store.feedback import FeedbackStore
+from bot.store.journal import Journal
 from bot.store.local import LocalState
 from bot.store.memory import RedisState
 from bot.store.outbox import Outbox
+from bot.store.redis_keys import REDIS_ERRORS, RedisClient
 from bot.tasks import cancel_and_wait
 from bot.types import Answerer
 from knowledge.index.builder import BuildOptions
@@ -60,12 +63,13 @@ if TYPE_CHECKING:
 HEALTH_CHECK_S = 2
 
 
-def redis_client(url: str) -> Redis:
-    """The serving processes' client. After a Redis restart every pooled connection is dead: one idle for a
-    while is pinged before reuse, and a command that meets a dropped connection is sent once more on a fresh
-    one — otherwise the first command on each stale connection fails and costs that message."""
-    return Redis.from_url(url, health_check_interval=HEALTH_CHECK_S, retry=Retry(NoBackoff(), 1),
-                          retry_on_error=[RedisConnectionError])
+def redis_client(url: str) -> RedisClient:
+    """The serving processes' client of REDIS_URL (one server, a cluster or a Sentinel's master: see
+    bot/store/connect.py). After a Redis restart every pooled connection is dead: one idle for a while is
+    pinged before reuse, and a command that meets a dropped connection is sent once more on a fresh one —
+    otherwise the first command on each stale connection fails and costs that message."""
+    return connect(url, health_check_interval=HEALTH_CHECK_S, retry=Retry(NoBackoff(), 1),
+                   retry_on_error=[RedisConnectionError])
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -94,7 +98,7 @@ def make_cache(settings: Settings) -> EmbeddingCache:
     return EmbeddingCache(make_cache_path(settings))
 
 
-def make_ops(settings: Settings, redis: Redis | None, embedder: Embedder | None = None,
+def make_ops(settings: Settings, redis: RedisClient | None, embedder: Embedder | None = None,
              handle: IndexHandle | None = None) -> KnowledgeOps:
     """Knowledge-base operations; the shell's `kb reload` passes no embedder and loads one only to build."""
     return KnowledgeOps(make_store(settings), settings.kb_source_dir, lambda: embedder or make_embedder(settings),
@@ -150,7 +154,7 @@ class RunningEngine:
         return self.services.engine
 
 
-def _services_on_redis(settings: Settings, redis: Redis, answerer: Answerer, store: StoreInfo, embedder: Embedder,
+def _services_on_redis(settings: Settings, redis: RedisClient, answerer: Answerer, store: StoreInfo, embedder: Embedder,
                        handle: IndexHandle, retriever: HybridRetriever, metrics: Metrics) -> Services:
     state = RedisState(redis, settings.memory_turns, settings.memory_ttl_s, settings.rate_limit_per_minute,
                        settings.dedupe_ttl_s)
@@ -167,7 +171,8 @@ def _services_on_redis(settings: Settings, redis: Redis, answerer: Answerer, sto
                   OpsPolicy.parse(settings.ops_user_ids, settings.ops_usergroup))
     engine = MeteredEngine(metrics, state, answerer, store, FeedbackStore(redis, settings.feedback_keep_entries), desk,
                            activity, ops)
-    return Services(engine, outbox, desk, desk)
+    journal = Journal(redis, f"{socket.gethostname()}-{os.getpid()}", settings.dedupe_ttl_s)
+    return Services(engine, outbox, desk, desk, journal)
 
 
 @asynccontextmanager
@@ -184,7 +189,7 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
     notice = None
     try:
         await redis.ping()
-    except (RedisError, OSError) as err:
+    except REDIS_ERRORS as err:
         if not allow_local_state:
             await redis.aclose()
             raise

@@ -10,14 +10,13 @@ from typing import Annotated
 
 import typer
 from openai import AsyncOpenAI, OpenAIError
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.app.settings import Settings
-from bot.app.wiring import build_options
+from bot.app.wiring import build_options, redis_client
 from bot.cli.context import CliContext
+from bot.store.redis_keys import REDIS_ERRORS
 from bot.training.finetune_chat import (
     DEFAULT_EPOCHS,
     DatasetError,
@@ -125,10 +124,10 @@ def chat_prepare(
 
 
 async def _from_redis(settings: Settings) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     try:
         return await rated_and_staff_answers(redis)
-    except (RedisError, OSError):
+    except REDIS_ERRORS:
         err_console.print("[yellow]Redis is not reachable: no rated or staff answers included.[/yellow]")
         return [], []
     finally:

@@ -10,20 +10,19 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.app.settings import Settings
-from bot.app.wiring import build_options, make_cache, make_embedder, make_ops, make_store
+from bot.app.wiring import build_options, make_cache, make_embedder, make_ops, make_store, redis_client
 from bot.cli.context import CliContext
 from bot.ops.conversation_spec import SpecError, load_spec
 from bot.ops.kb import KnowledgeOps, describe_reload, describe_rollback
 from bot.ops.kb_summary import summary_line, threshold_line, warning_lines
 from bot.ops.reload_gate import GateVerdict, conversation_gate
+from bot.store.redis_keys import REDIS_ERRORS
 from knowledge.index.builder import build_version
 from knowledge.index.embedding import Embedder
 from knowledge.index.live import IndexHandle, NoIndexError
@@ -146,11 +145,11 @@ async def _print_progress(stage: str) -> None:
 async def _with_ops(settings: Settings, action: Callable[[KnowledgeOps], Awaitable[T]],
                     embedder: Embedder | None = None) -> tuple[T, str]:
     """Runs an ops action with Redis when reachable; also returns why Redis was not, if it was not."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     try:
         try:
             await redis.ping()
-        except (RedisError, OSError) as err:
+        except REDIS_ERRORS as err:
             return (await action(make_ops(settings, None, embedder)),
                     f"Redis at {settings.redis_url} is not reachable ({err})")
         return await action(make_ops(settings, redis, embedder)), ""

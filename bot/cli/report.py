@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from rich.console import Console
 
 from bot.app.settings import Settings
-from bot.app.wiring import make_embedder, make_store
+from bot.app.wiring import make_embedder, make_store, redis_client
 from bot.cli.context import CliContext
 from bot.ops.reports import Report, Reports, describe, groups_csv, write_candidates
 from bot.store.activity import ActivityLog
+from bot.store.redis_keys import REDIS_ERRORS
 from knowledge.index.live import IndexHandle
 from knowledge.index.retrieval import HybridRetriever
 
@@ -45,7 +44,7 @@ def report(
     seconds = period_seconds(since)
     try:
         built = asyncio.run(_build(settings, seconds))
-    except (RedisError, OSError) as err:
+    except REDIS_ERRORS as err:
         err_console.print(f"Cannot read the records: Redis at {settings.redis_url} is not reachable ({err}).",
                           style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
@@ -59,7 +58,7 @@ def report(
 
 
 async def _build(settings: Settings, seconds: float) -> Report:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     try:
         await redis.ping()
         embedder = await asyncio.to_thread(make_embedder, settings)

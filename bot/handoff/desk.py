@@ -16,14 +16,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
-
 from bot import messages
 from bot.handoff.hours import SupportHours
 from bot.outbound import HandoffOpened, Reminder, Resolved, ShopperToStaff, StaffToShopper, TranscriptLine
 from bot.store.activity import ActivityLog
 from bot.store.outbox import Outbox
-from bot.store.redis_keys import PREFIX, as_fields, as_text
+from bot.store.redis_keys import PREFIX, RedisClient, as_fields, as_text
 from bot.tasks import Connected, supervised
 from bot.types import Turn
 
@@ -73,7 +71,7 @@ class HandoffPolicy:
 
 
 class HandoffDesk:
-    def __init__(self, redis: Redis, outbox: Outbox, activity: ActivityLog, policy: HandoffPolicy) -> None:
+    def __init__(self, redis: RedisClient, outbox: Outbox, activity: ActivityLog, policy: HandoffPolicy) -> None:
         self._redis = redis
         self._outbox = outbox
         self._activity = activity

@@ -12,8 +12,8 @@ from bot.ops.kb import KnowledgeOps, describe_reload, describe_rollback, describ
 from bot.ops.reports import Reports, describe
 from bot.types import Reply
 
-OPEN_TO_ALL = frozenset({"kb status"})
-MAX_REPORT_DAYS = 3650  # reading the live version's status changes nothing
+OPEN_TO_ALL = frozenset({"kb status"})  # reading the live version's status changes nothing
+MAX_REPORT_DAYS = 3650
 log = logging.getLogger(__name__)
 
 

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.ops.reload import announce
-from bot.store.redis_keys import PREFIX
+from bot.store.redis_keys import PREFIX, RedisClient
 from knowledge.index.builder import BuildOptions, BuildRefused, Gate, build_version
 from knowledge.index.embedding import Embedder, EmbeddingCache
 from knowledge.index.live import IndexHandle
@@ -67,7 +66,7 @@ class RollbackResult:
 
 class KnowledgeOps:
     def __init__(self, store: VersionStore, source_dir: Path, embedder: Callable[[], Embedder], cache_path: Path,
-                 options: BuildOptions, redis: Redis | None, handle: IndexHandle | None = None,
+                 options: BuildOptions, redis: RedisClient | None, handle: IndexHandle | None = None,
                  progress_every_s: float = 2.0) -> None:
         self._store = store
         self._source_dir = source_dir

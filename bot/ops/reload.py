@@ -2,6 +2,10 @@
 running process swaps its live index (questions in flight finish on the version they started with).
 
 The version directories themselves are shared through KB_DATA_DIR; Redis carries only the news.
+
+In a Redis Cluster the news is classic pub/sub too: every process subscribes at the node serving the channel's
+slot and `announce` publishes there (redis-py routes both by the channel's name), so its count of listeners
+is every process's; a node restart ends the subscription like a server restart does, and it is made again.
 """
 
 from __future__ import annotations
@@ -9,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
-from bot.store.redis_keys import PREFIX
+from bot.store.redis_keys import PREFIX, RedisClient
 from bot.tasks import Connected, supervised
 from knowledge.index.live import IndexHandle, ModelMismatchError
 
@@ -20,17 +24,19 @@ RELOAD_CHANNEL = f"{PREFIX}:kb:reload"
 log = logging.getLogger(__name__)
 
 
-async def announce(redis: Redis, version: str) -> int:
+async def announce(redis: RedisClient, version: str) -> int:
     """Records the live version and tells every listening process; returns how many heard it."""
     await redis.set(CURRENT_KEY, version)
     return int(await redis.publish(RELOAD_CHANNEL, version))
 
 
-async def follow_reloads(redis: Redis, handle: IndexHandle, ready: asyncio.Event | None = None) -> None:
+async def follow_reloads(redis: RedisClient, handle: IndexHandle, ready: asyncio.Event | None = None) -> None:
     """Runs until cancelled: swaps `handle` to the store's current version on each announcement. Through a
     Redis outage or restart it subscribes again, and catches up with whatever was announced meanwhile."""
 
     async def follow(connected: Connected) -> None:
+        if isinstance(redis, RedisCluster):
+            await redis.initialize()  # its pub/sub looks the channel's node up in the slot map, empty until then
         async with redis.pubsub() as pubsub:
             await pubsub.subscribe(RELOAD_CHANNEL)
             await _swap(handle)  # catch up with anything announced before we listened

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from redis.asyncio import Redis
 
 from bot.store.activity import ActivityLog
 from bot.store.feedback import FEEDBACK_STREAM
-from bot.store.redis_keys import stream_since
+from bot.store.redis_keys import RedisClient, stream_since
 from bot.types import PassageSearch
 from knowledge.index.embedding import Embedder
 
@@ -67,7 +66,7 @@ class Report:
 
 
 class Reports:
-    def __init__(self, redis: Redis, activity: ActivityLog, embedder: Callable[[], Embedder],
+    def __init__(self, redis: RedisClient, activity: ActivityLog, embedder: Callable[[], Embedder],
                  search: PassageSearch | None = None) -> None:
         self._redis = redis
         self._activity = activity

@@ -8,16 +8,14 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from redis.asyncio import Redis
-
-from bot.store.redis_keys import PREFIX, as_fields, stream_since
+from bot.store.redis_keys import PREFIX, RedisClient, as_fields, stream_since
 from bot.types import Reply
 
 ACTIVITY_STREAM = f"{PREFIX}:activity"
 
 
 class ActivityLog:
-    def __init__(self, redis: Redis, retention: int = 200_000) -> None:
+    def __init__(self, redis: RedisClient, retention: int = 200_000) -> None:
         self._redis = redis
         self._retention = retention
 

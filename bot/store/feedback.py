@@ -8,9 +8,7 @@ import time
 from dataclasses import asdict
 from typing import Literal
 
-from redis.asyncio import Redis
-
-from bot.store.redis_keys import PREFIX
+from bot.store.redis_keys import PREFIX, RedisClient
 from bot.types import Turn
 
 FEEDBACK_STREAM = f"{PREFIX}:feedback"
@@ -19,7 +17,7 @@ Rating = Literal["up", "down"]
 
 
 class FeedbackStore:
-    def __init__(self, redis: Redis, retention: int = 100_000) -> None:
+    def __init__(self, redis: RedisClient, retention: int = 100_000) -> None:
         self._redis = redis
         self._retention = retention
 

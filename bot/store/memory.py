@@ -1,13 +1,17 @@
 """Conversation state in Redis: memory, dedupe, per-conversation locks, rate limits, erasure.
 
-A message costs two trips: one in (dedupe, lock, rate count, memory read) and one out (memory write, unlock).
+A message costs three trips: the script in (dedupe, lock, memory read), then beside it, while the conversation
+is held, the user's keys (rate count, the user's conversations for /forget) and the handoff pointer, and the
+script out (memory write, unlock). The scripts' keys share the conversation's Redis Cluster slot; the user's
+keys span conversations, so they cannot be in it.
 
-Every key is namespaced `storebot:` and expires. Any number of bot processes share one Redis.
+Every key is namespaced `storebot:` and expires. Any number of bot processes share one Redis (or cluster).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -16,21 +20,17 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import LockError, LockNotOwnedError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from bot.store import scripts as redis_scripts
-from bot.store.redis_keys import PREFIX, as_text
+from bot.store.redis_keys import PREFIX, RedisClient, as_text, same_slot, slot_base
+from bot.tasks import cancel_and_wait
 from bot.types import Admission, Citation, Focus, Turn
 
-LOCK_TIMEOUT_MS = 60_000  # a crashed process never holds a conversation longer than this
+LOCK_TIMEOUT_MS = 5_000  # a crashed process never holds a conversation longer than this (renewed while in use)
 LOCK_WAIT_S = 60.0  # how long a message waits for the one before it before giving up
 LOCK_POLL_S = 0.005
 RATE_KEY_TTL_S = 120  # a minute's count outlives its minute
-
-
-def _key(kind: str, platform: str, name: str) -> str:
-    return f"{PREFIX}:{kind}:{platform}:{name}"
 
 
 def _turn_json(turn: Turn) -> str:
@@ -51,7 +51,7 @@ def _turn(raw: bytes | str) -> Turn:
 
 class RedisState:
     def __init__(
-        self, redis: Redis, memory_turns: int, memory_ttl_s: int, rate_per_minute: int, dedupe_ttl_s: int
+        self, redis: RedisClient, memory_turns: int, memory_ttl_s: int, rate_per_minute: int, dedupe_ttl_s: int
     ) -> None:
         self.redis = redis
         self._turns = memory_turns
@@ -61,54 +61,103 @@ class RedisState:
         self._admit = redis.register_script(redis_scripts.ADMIT)
         self._release = redis.register_script(redis_scripts.RELEASE)
         self._forget = redis.register_script(redis_scripts.FORGET)
+        self._renew = redis.register_script(redis_scripts.RENEW)
 
     @staticmethod
     def memory_key(platform: str, conversation: str) -> str:
-        return f"{PREFIX}:mem:{platform}:{conversation}"
+        """The conversation's memory; its other keys are in the same cluster slot (`same_slot`)."""
+        return slot_base(f"{PREFIX}:mem:{platform}:{conversation}")
+
+    @classmethod
+    def lock_key(cls, platform: str, conversation: str) -> str:
+        return same_slot(cls.memory_key(platform, conversation), "lock")
+
+    @classmethod
+    def dedupe_key(cls, platform: str, conversation: str, event_id: str) -> str:
+        return same_slot(cls.memory_key(platform, conversation), f"dedupe:{event_id}")
 
     @staticmethod
     def _user_key(platform: str, user: str) -> str:
         return f"{PREFIX}:user:{platform}:{user}"
 
+    @staticmethod
+    def _rate_key(platform: str, user: str, minute: int) -> str:
+        return f"{PREFIX}:rate:{platform}:{user}:{minute}"
+
     @asynccontextmanager
     async def admit(self, platform: str, conversation: str, user: str, event_id: str | None = None, *,
                     counted: bool = True, peek_key: str | None = None) -> AsyncIterator[Admission]:
-        """See ConversationState.admit: one trip in (bot/redis_scripts.py's ADMIT, repeated while another
-        message holds the conversation) and one trip out (RELEASE, with the turns remembered)."""
+        """See ConversationState.admit: the trip in (bot/store/scripts.py's ADMIT, repeated while another
+        message holds the conversation), the one beside it, and the trip out (RELEASE, with the turns)."""
         token = secrets.token_hex(16)
         admission = await self._enter(platform, conversation, user, event_id, counted, peek_key, token)
+        if admission.duplicate:  # a duplicate never held the conversation
+            yield admission
+            return
+        keeping = asyncio.create_task(self._keep_held(self.lock_key(platform, conversation), token))
         try:
             yield admission
         finally:
-            if not admission.duplicate:  # a duplicate never held the conversation
-                await self._leave(platform, conversation, user, token, admission.pending)
+            await cancel_and_wait(keeping)
+            await self._leave(platform, conversation, user, token, admission.pending)
+
+    async def _keep_held(self, lock: str, token: str) -> None:
+        """Renews the lock while its message is being answered (a slow LLM answer outlasts LOCK_TIMEOUT_MS):
+        the lock can then time out quickly when its process dies, and the conversation goes on."""
+        while True:
+            await asyncio.sleep(LOCK_TIMEOUT_MS / 3000)
+            with contextlib.suppress(RedisError):  # a passing outage: the answer itself will fail or go on
+                if not await self._renew(keys=[lock], args=[token, LOCK_TIMEOUT_MS]):
+                    return  # no longer ours
 
     async def _enter(self, platform: str, conversation: str, user: str, event_id: str | None, counted: bool,
                      peek_key: str | None, token: str) -> Admission:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + LOCK_WAIT_S
-        dedupe = _key("dedupe", platform, event_id) if event_id is not None else ""
+        keys = [self.lock_key(platform, conversation), self.memory_key(platform, conversation)]
+        dedupe = [self.dedupe_key(platform, conversation, event_id)] if event_id is not None else []
         while True:
-            rate = _key("rate", platform, f"{user}:{int(time.time() // 60)}") if counted else ""
-            keys = [_key("lock", platform, conversation), self.memory_key(platform, conversation), dedupe, rate,
-                    peek_key or ""]
-            reply: Any = await self._admit(keys=keys, args=[token, LOCK_TIMEOUT_MS, self._dedupe_ttl, RATE_KEY_TTL_S])
+            reply: Any = await self._admit(keys=keys + dedupe, args=[token, LOCK_TIMEOUT_MS, self._dedupe_ttl])
             status = as_text(reply[0])
             if status == "duplicate":
                 return Admission(duplicate=True)
             if status == "admitted":
-                _, count, peeked, memory = reply
-                return Admission(False, int(count), tuple(_turn(item) for item in memory),
-                                 None if peeked is None else as_text(peeked))
-            dedupe = ""  # this delivery is marked already: a retry only waits for the lock
+                history = tuple(_turn(item) for item in reply[1])
+                try:
+                    count, peeked = await self._beside(platform, conversation, user, counted, peek_key)
+                except Exception:
+                    with contextlib.suppress(Exception):  # not held for LOCK_TIMEOUT_MS for nothing
+                        await self._leave(platform, conversation, user, token, [])
+                    raise
+                return Admission(False, count, history, peeked)
+            dedupe = []  # this delivery is marked already: a retry only waits for the lock
             if loop.time() + LOCK_POLL_S > give_up:
                 raise LockError("Unable to acquire lock within the time specified")
             await asyncio.sleep(LOCK_POLL_S)
 
+    async def _beside(self, platform: str, conversation: str, user: str, counted: bool,
+                      peek_key: str | None) -> tuple[int, str | None]:
+        """While the conversation is held: the user's rate count (once per admitted message), the user's list
+        of conversations for /forget, and the key the caller wants read under the lock. One pipeline, not a
+        transaction: in a cluster these keys are in other slots than the conversation's, and each other's."""
+        user_key = self._user_key(platform, user)
+        rate = self._rate_key(platform, user, int(time.time() // 60))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(user_key, conversation)
+            pipe.expire(user_key, self._ttl)
+            if counted:
+                pipe.incr(rate)
+                pipe.expire(rate, RATE_KEY_TTL_S)
+            if peek_key:
+                pipe.get(peek_key)
+            results = await pipe.execute()
+        count = int(results[2]) if counted else 0
+        peeked = results[-1] if peek_key else None
+        return count, None if peeked is None else as_text(peeked)
+
     async def _leave(self, platform: str, conversation: str, user: str, token: str, turns: list[Turn]) -> None:
-        keys = [_key("lock", platform, conversation), self.memory_key(platform, conversation),
-                self._user_key(platform, user)]
-        args: list[str | int] = [token, -2 * self._turns, self._ttl, conversation, *map(_turn_json, turns)]
+        keys = [self.lock_key(platform, conversation), self.memory_key(platform, conversation)]
+        args: list[str | int] = [token, -2 * self._turns, self._ttl, *map(_turn_json, turns)]
         if not await self._release(keys=keys, args=args):
             raise LockNotOwnedError("Cannot release a lock that's no longer owned")
 
@@ -126,12 +175,12 @@ class RedisState:
     async def forget_user(self, platform: str, user: str) -> int:
         """See ConversationState.forget_user: the turns go from each conversation the user wrote in, in
         one script per conversation (other members may be writing to a group's), then the list of those
-        conversations and the user's rate counts."""
+        conversations and the user's rate counts — by name, as a cluster cannot be searched as a whole: the
+        counts still kept (RATE_KEY_TTL_S), and a minute either side for clocks of processes a little apart."""
         user_key = self._user_key(platform, user)
         removed = 0
         for conversation in await self.redis.smembers(user_key):
             removed += int(await self._forget(keys=[self.memory_key(platform, as_text(conversation))], args=[user]))
-        keys = [user_key]
-        async for key in self.redis.scan_iter(match=f"{PREFIX}:rate:{platform}:{user}:*"):
-            keys.append(key)
-        return removed + int(await self.redis.delete(*keys))
+        minute = int(time.time() // 60)
+        rates = [self._rate_key(platform, user, minute + step) for step in range(-RATE_KEY_TTL_S // 60 - 1, 2)]
+        return removed + int(await self.redis.delete(user_key, *rates))

@@ -18,11 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from bot.outbound import Outbound, ReplyTo, decode, encode
-from bot.store.redis_keys import PREFIX, as_fields, as_text
+from bot.store.redis_keys import PREFIX, RedisClient, as_fields, as_text, same_slot
 from bot.tasks import Connected, supervised
 from bot.types import Reply
 
@@ -42,7 +41,14 @@ def outbox_stream(platform: str) -> str:
 
 
 def _queued_key(stream: str, conversation: str) -> str:
-    """How many of the conversation's answers wait in the stream."""
+    """How many of the conversation's answers wait in the stream: in the stream's cluster slot, so that the
+    count and the entry are written in one transaction."""
+    return same_slot(stream, f"queued:{conversation}")
+
+
+def _legacy_queued_key(stream: str, conversation: str) -> str:
+    """The count's name before clusters: entries queued then are counted here until delivered (at most a day,
+    QUEUED_TTL_S; then this name can go)."""
     return f"{stream}:queued:{conversation}"
 
 
@@ -61,7 +67,7 @@ Deliver = Callable[[Delivery], Awaitable[None]]
 
 
 class Outbox:
-    def __init__(self, redis: Redis, lease_ms: int = 10_000, block_ms: int = 1000, max_attempts: int = 16,
+    def __init__(self, redis: RedisClient, lease_ms: int = 10_000, block_ms: int = 1000, max_attempts: int = 16,
                  retention: int = 100_000) -> None:
         self._redis = redis
         self._lease_ms = lease_ms  # how long a stopped deliverer holds up the others, at most
@@ -88,7 +94,12 @@ class Outbox:
         return as_text(entry_id)
 
     async def has_queued(self, platform: str, conversation: str) -> bool:
-        return int(await self._redis.get(_queued_key(outbox_stream(platform), conversation)) or 0) > 0
+        stream = outbox_stream(platform)
+        async with self._redis.pipeline(transaction=False) as pipe:  # two slots in a cluster
+            pipe.get(_queued_key(stream, conversation))
+            pipe.get(_legacy_queued_key(stream, conversation))
+            counts = await pipe.execute()
+        return any(int(count or 0) > 0 for count in counts)
 
     async def consume(self, platform: str, consumer: str, deliver: Deliver,
                       ready: asyncio.Event | None = None) -> None:
@@ -151,9 +162,16 @@ class Outbox:
             attempts.pop(delivery.id, None)
             await self._redis.xack(stream, GROUP, delivery.id)
             if isinstance(delivery.event, ReplyTo):  # sent (or set aside): the conversation's next answers go direct
-                await self._redis.decr(_queued_key(stream, delivery.event.conversation))
+                await self._unqueue(stream, delivery.event.conversation)
             if not await self._lead(stream, consumer):
                 return  # the lease ran out during a slow delivery: let whoever holds it now go on
+
+    async def _unqueue(self, stream: str, conversation: str) -> None:
+        """One answer fewer waiting, never fewer than none. Entries queued before the count was renamed are
+        older than any counted under the new name, so they are delivered (and uncounted) first."""
+        for key in (_legacy_queued_key(stream, conversation), _queued_key(stream, conversation)):
+            if int(await self._redis.eval(_UNQUEUE, 1, key)):
+                return
 
     async def _dead_letter(self, stream: str, entry_id: str, entry: dict[str, str]) -> None:
         dead: dict[Any, Any] = {"stream": stream, "entry": entry_id, **entry}
@@ -186,6 +204,14 @@ class Outbox:
             if start == "0-0":
                 return
 
+
+_UNQUEUE = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+  redis.call('DECR', KEYS[1])
+  return 1
+end
+return 0
+"""
 
 _LEASE = """
 local holder = redis.call('GET', KEYS[1])

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from openai import AsyncOpenAI
-from redis.asyncio import Redis
 
 from bot.answerers.llm import SYSTEM_PROMPT
 from bot.store.activity import ACTIVITY_STREAM
 from bot.store.feedback import FEEDBACK_STREAM
-from bot.store.redis_keys import as_fields
+from bot.store.redis_keys import RedisClient, as_fields
 from knowledge.sources.records import LoadedSources
 
 MIN_EXAMPLES = 10  # OpenAI's minimum for a fine-tuning job
@@ -161,7 +160,7 @@ def use_model(env_file: Path, model: str) -> None:
     env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-async def rated_and_staff_answers(redis: Redis) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+async def rated_and_staff_answers(redis: RedisClient) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(question, answer) pairs shoppers rated 👍, and staff answers to questions the bot declined."""
     feedback: Any = await redis.xrange(FEEDBACK_STREAM)
     activity: Any = await redis.xrange(ACTIVITY_STREAM)

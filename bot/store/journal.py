@@ -1,0 +1,233 @@
+"""Every question a platform delivers, written down in Redis before it is acknowledged, answered in the
+platform's order across processes, and answered by another process when the one that took it dies.
+
+`take` is the intake: it drops a delivery again of an event already taken (its id is marked seen), adds the
+event to its conversation's pending set — scored by the platform's own order (Telegram's update id, Slack's
+message ts) — and keeps it in this process's journal (a hash, one field per event) until `process` has
+answered it. `process` waits until no earlier question of the conversation is pending, whichever process
+took it, then runs the answer, retrying it while Redis is unreachable, and marks it done. Each process keeps
+an "alive" key fresh; `run` adopts the journal of a process whose key lapsed (killed, crashed) and answers
+what it left. A platform's redelivery of such a question meets its seen mark and is dropped: the journal,
+not the platform, makes sure it is answered.
+
+Keys: the seen mark and the pending set share the conversation's hash tag (one Lua script writes both, also
+in a Redis Cluster); journals are one key per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from bot.store.memory import RedisState
+from bot.store.redis_keys import PREFIX, RedisClient, as_text, same_slot
+from bot.tasks import Connected, cancel_and_wait, retry_passing, supervised
+
+log = logging.getLogger(__name__)
+ALIVE_TTL_S = 5  # a process silent this long is taken for dead and its journal adopted
+HEARTBEAT_S = 1.0
+# Connected this long before adopting anyone: after an outage every live process says so again within its
+# supervised backoff (at most 5 s), and one cut off from Redis is not dead.
+ADOPT_AFTER_S = ALIVE_TTL_S + 7.0
+ORDER_WAIT_S = 90.0  # a question waits at most this long for an earlier one (lost with a Redis wiped clean)
+PENDING_TTL_S = 24 * 3600  # a pending set left by a lost question stops holding its conversation after a day
+ADOPT_LEASE_MS = 120_000  # one process adopts a dead journal; if it dies too, another takes over after this
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A question taken in: its conversation, its place in it, and what the adapter needs to answer it again."""
+
+    platform: str
+    conversation: str
+    event: str  # the platform's delivery id (its field in the journal)
+    order: float  # its place in the conversation, by the platform's own order
+    journal: str  # the journal (Redis hash) that holds it until answered
+    payload: str  # the adapter's own encoding of the event
+
+
+def _key(platform: str, conversation: str, what: str) -> str:
+    """One of the conversation's keys: in the cluster slot of its memory."""
+    return same_slot(RedisState.memory_key(platform, conversation), what)
+
+
+def seen_key(platform: str, conversation: str, event: str) -> str:
+    """Marks an event taken; its value names the process that took it."""
+    return _key(platform, conversation, f"seen:{event}")
+
+
+def _pending(taken: Taken) -> str:
+    """The conversation's questions taken and not yet answered, scored by the platform's order."""
+    return _key(taken.platform, taken.conversation, "pending")
+
+
+def journal_key(platform: str, consumer: str) -> str:
+    return f"{PREFIX}:journal:{platform}:{consumer}"
+
+
+def _journals(platform: str) -> str:
+    return f"{PREFIX}:journals:{platform}"  # every process that keeps a journal for the platform
+
+
+def _forget(adopting: dict[str, asyncio.Task[None]], name: str, _: object) -> None:
+    adopting.pop(name, None)
+
+
+def _alive(consumer: str) -> str:
+    return f"{PREFIX}:alive:{consumer}"
+
+
+# KEYS: 1 seen mark, 2 the conversation's pending set
+# ARGV: 1 seen ttl s, 2 pending ttl s, 3 the taking process, 4 the event's order, 5 the event
+# Returns 1 if taken; for an event seen before, -1 if this process took it, else 0.
+_TAKE = """
+local seen = redis.call('GET', KEYS[1])
+if seen then
+  if seen == ARGV[3] then
+    return -1
+  end
+  return 0
+end
+-- The mark names its taker: an adopter answers only what the dead process itself had taken.
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+
+class Journal:
+    def __init__(self, redis: RedisClient, consumer: str, seen_ttl_s: int) -> None:
+        self._redis = redis
+        self.consumer = consumer  # unique per process (host and pid)
+        self._seen_ttl = seen_ttl_s
+        self._take = redis.register_script(_TAKE)
+
+    async def take(self, platform: str, conversation: str, event: str, order: float, payload: str) -> Taken | None:
+        """The question, journalled and pending; None for a delivery again of an event already taken.
+        Raises while Redis is unreachable: nothing is acknowledged to the platform then."""
+        journal = journal_key(platform, self.consumer)
+        # Journalled before it is marked: a failure in between leaves an entry never marked, which an adopter
+        # marks (or finds taken by someone else) — never a mark whose event nobody keeps.
+        entry = {"conversation": conversation, "order": order, "payload": payload}
+        await self._redis.hset(journal, event, json.dumps(entry))
+        taken = Taken(platform, conversation, event, order, journal, payload)
+        outcome = await self._mark(taken, self.consumer)
+        if outcome == 0 or (outcome == -1 and await self._redis.zscore(_pending(taken), event) is None):
+            # Another process took it (its journal holds it), or this one did and has answered it already.
+            # (Still pending here: the entry is that first delivery's, which removes it once answered.)
+            await self._redis.hdel(journal, event)
+        return taken if outcome == 1 else None
+
+    async def _mark(self, taken: Taken, taker: str) -> int:
+        keys = [seen_key(taken.platform, taken.conversation, taken.event), _pending(taken)]
+        return int(await self._take(keys=keys, args=[self._seen_ttl, PENDING_TTL_S, taker, repr(taken.order),
+                                                     taken.event]))
+
+    async def process(self, taken: Taken, answer: Callable[[], Awaitable[None]]) -> None:
+        """Answers the question in its conversation's turn; retried while Redis is unreachable. Done (and out
+        of the journal) once `answer` returned or failed for good — not if this process is stopped."""
+        await retry_passing(lambda: self._wait_turn(taken))
+        try:
+            await retry_passing(answer)
+        except asyncio.CancelledError:
+            raise  # stopped: the journal keeps it, and the process that adopts it answers it
+        except BaseException:
+            await retry_passing(lambda: self._finish(taken))
+            raise
+        await retry_passing(lambda: self._finish(taken))
+
+    async def _wait_turn(self, taken: Taken) -> None:
+        loop = asyncio.get_running_loop()
+        give_up, pause = loop.time() + ORDER_WAIT_S, 0.005
+        while True:
+            first: Any = await self._redis.zrange(_pending(taken), 0, 0, withscores=True)
+            if not first or as_text(first[0][0]) == taken.event or first[0][1] > taken.order:
+                return  # nothing earlier pending (or Redis lost the set: nothing left to wait for)
+            if loop.time() > give_up:
+                log.warning("%s %s: %s answered without waiting longer for %s", taken.platform, taken.conversation,
+                            taken.event, as_text(first[0][0]))
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 0.05)
+
+    async def _finish(self, taken: Taken) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:  # one trip: a short window for a crash
+            pipe.zrem(_pending(taken), taken.event)
+            pipe.hdel(taken.journal, taken.event)
+            await pipe.execute()
+
+    async def run(self, platform: str, answer_again: Callable[[Taken], Awaitable[None]]) -> None:
+        """Until cancelled: keeps this process marked alive, and adopts the journal of any process that is not."""
+        adopting: dict[str, asyncio.Task[None]] = {}
+
+        async def beat_and_adopt(connected: Connected) -> None:
+            loop = asyncio.get_running_loop()
+            since = loop.time()
+            while True:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.set(_alive(self.consumer), 1, ex=ALIVE_TTL_S)
+                    pipe.sadd(_journals(platform), self.consumer)
+                    await pipe.execute()
+                connected()
+                await asyncio.sleep(HEARTBEAT_S)
+                if loop.time() - since < ADOPT_AFTER_S:
+                    continue  # just (re)connected: the others may not have said they are alive yet
+                for other in map(as_text, await self._redis.smembers(_journals(platform))):
+                    if other == self.consumer or other in adopting or await self._redis.exists(_alive(other)):
+                        continue
+                    # A task of its own: answering what it left takes a while, and the heartbeat must go on.
+                    adopting[other] = asyncio.create_task(self._adopt(platform, other, answer_again))
+                    adopting[other].add_done_callback(partial(_forget, adopting, other))
+
+        try:
+            await supervised(f"journal {platform}", beat_and_adopt)
+        finally:
+            await cancel_and_wait(*adopting.values())
+            with contextlib.suppress(Exception):  # stopping: whatever is left here is adopted at once
+                await self._redis.delete(_alive(self.consumer))
+
+    async def _adopt(self, platform: str, dead: str, answer_again: Callable[[Taken], Awaitable[None]]) -> None:
+        journal = journal_key(platform, dead)
+        try:
+            if not await self._redis.set(f"{journal}:adopter", self.consumer, nx=True, px=ADOPT_LEASE_MS):
+                return  # another process is at it
+            left: Any = await self._redis.hgetall(journal)
+            taken = [await self._as_taken(platform, journal, dead, as_text(field), as_text(raw))
+                     for field, raw in left.items()]
+            found = sorted((t for t in taken if t is not None), key=lambda t: (t.conversation, t.order))
+            if found:
+                log.warning("adopting %d unanswered %s question(s) of stopped process %s", len(found), platform, dead)
+            results = await asyncio.gather(*(answer_again(t) for t in found), return_exceptions=True)
+            for t, result in zip(found, results, strict=True):
+                if isinstance(result, Exception):
+                    log.error("adopted %s question %s failed", platform, t.event, exc_info=result)
+            if not await self._redis.hlen(journal):
+                await self._redis.srem(_journals(platform), dead)
+            await self._redis.delete(f"{journal}:adopter")
+        except Exception:  # Redis went away meanwhile: the lease runs out and the next look adopts it again
+            log.exception("adopting the %s journal of %s failed", platform, dead)
+
+    async def _as_taken(self, platform: str, journal: str, dead: str, event: str, raw: str) -> Taken | None:
+        """A journal entry as taken by the dead process (marked now if it never was). None (and out of the
+        journal) if another process took the same event."""
+        try:
+            entry = json.loads(raw)
+            taken = Taken(platform, str(entry["conversation"]), event, float(entry["order"]), journal,
+                          str(entry["payload"]))
+        except (ValueError, KeyError, TypeError):
+            log.error("journal %s: entry %s unreadable, dropped", journal, event)
+            await self._redis.hdel(journal, event)
+            return None
+        taker = await self._redis.get(seen_key(platform, taken.conversation, event))
+        mine = as_text(taker) == dead if taker is not None else await self._mark(taken, dead) != 0
+        if mine:
+            return taken
+        await self._redis.hdel(journal, event)  # a delivery again of what another process answers
+        return None
