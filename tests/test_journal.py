@@ -179,6 +179,39 @@ async def test_an_adopter_numbers_a_question_never_numbered_and_drops_one_anothe
 
 
 @ON_BOTH
+async def test_a_question_this_process_marked_but_lost_track_of_is_answered_once(redis: RedisClient) -> None:
+    """A take whose reply was lost with its connection (Redis going away mid-trip) left the question marked as
+    this process's and pending, while the take itself failed: the next delivery of it here is answered, or, if it
+    went to another process (which drops it), this process's own sweep answers it."""
+    platform, chat = f"test{random.randrange(10**6)}", _conversation()
+    journal = Journal(redis, f"p{_conversation()}", 600)
+    for n in (1, 2):
+        await _journalled(redis, journal_key(platform, journal.consumer), chat, n, f"q{n}")
+        assert await Journal(redis, journal.consumer, 600)._mark(
+            Taken(platform, chat, f"{chat}-{n}", n, journal_key(platform, journal.consumer), f"q{n}"),
+            journal.consumer) == 1
+    again = await journal.take(platform, chat, f"{chat}-1", 1, "q1")  # delivered here again
+    assert again is not None
+    assert await journal.take(platform, chat, f"{chat}-1", 1, "q1") is None  # and once more, while in hand
+    answered: list[str] = []
+    await journal.process(again, lambda: _record(answered, "q1", 0))
+
+    async def answer_again(taken: Taken) -> None:
+        await journal.process(taken, lambda: _record(answered, taken.payload, 0))
+
+    sweeping = asyncio.create_task(journal.run(platform, answer_again))
+    try:
+        for _ in range(60):
+            if len(answered) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await _cancel(sweeping)
+    assert answered == ["q1", "q2"]
+    assert not await redis.hlen(journal_key(platform, journal.consumer))
+
+
+@ON_BOTH
 async def test_a_process_just_connected_adopts_nobody_yet(redis: RedisClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """After a Redis outage every "alive" mark may have lapsed while its process lives on, cut off like this
     one: the others get the time to say so again before anything is adopted."""

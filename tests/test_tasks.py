@@ -7,10 +7,12 @@ import asyncio
 import logging
 
 import pytest
+from redis.asyncio import Connection
+from redis.exceptions import ClusterDownError, RedisClusterException, SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.handoff.desk import send_reminders
-from bot.tasks import Connected, cancel_and_wait, supervised
+from bot.tasks import Connected, cancel_and_wait, passing, supervised
 
 
 async def test_a_failing_loop_is_started_again_and_each_outage_is_logged_once(
@@ -101,3 +103,24 @@ async def test_handoff_reminders_go_on_after_redis_errors() -> None:
     finally:
         await cancel_and_wait(task)
     assert desk.calls >= 3
+
+
+async def test_what_counts_as_a_passing_failure() -> None:
+    """Worth answering later: Redis unreachable, on one server or a cluster (whose client wraps the connection
+    error), a cluster missing slots for now, and redis-py's own lost writer when a reconnect races a command.
+    A bug of ours is not."""
+    def wrapped(cause: Exception) -> RedisClusterException:
+        try:
+            raise RedisClusterException("Redis Cluster cannot be connected") from cause
+        except RedisClusterException as err:
+            return err
+
+    try:
+        await Connection()._send_packed_command([b"PING"])  # no connection: redis-py's writer is None
+    except AttributeError as err:
+        redis_race: AttributeError = err
+    assert passing(RedisConnectionError("refused")) and passing(wrapped(RedisConnectionError("refused")))
+    assert passing(ClusterDownError("CLUSTERDOWN")) and passing(SlotNotCoveredError("slot 7 not covered"))
+    assert passing(redis_race)
+    assert not passing(wrapped(ValueError("a bug"))) and not passing(AttributeError("ours"))
+    assert not passing(ValueError("a bug")) and not passing(None)

@@ -108,22 +108,33 @@ class Journal:
         self.consumer = consumer  # unique per process (host and pid)
         self._seen_ttl = seen_ttl_s
         self._take = redis.register_script(_TAKE)
+        self._in_hand: set[tuple[str, str]] = set()  # (platform, event) being taken or answered by this process
 
     async def take(self, platform: str, conversation: str, event: str, order: float, payload: str) -> Taken | None:
         """The question, journalled and pending; None for a delivery again of an event already taken.
         Raises while Redis is unreachable: nothing is acknowledged to the platform then."""
+        if (platform, event) in self._in_hand:
+            return None  # a delivery again, while this process takes or answers the first
+        self._in_hand.add((platform, event))
         journal = journal_key(platform, self.consumer)
-        # Journalled before it is marked: a failure in between leaves an entry never marked, which an adopter
-        # marks (or finds taken by someone else) — never a mark whose event nobody keeps.
-        entry = {"conversation": conversation, "order": order, "payload": payload}
-        await self._redis.hset(journal, event, json.dumps(entry))
         taken = Taken(platform, conversation, event, order, journal, payload)
-        outcome = await self._mark(taken, self.consumer)
-        if outcome == 0 or (outcome == -1 and await self._redis.zscore(_pending(taken), event) is None):
-            # Another process took it (its journal holds it), or this one did and has answered it already.
-            # (Still pending here: the entry is that first delivery's, which removes it once answered.)
-            await self._redis.hdel(journal, event)
-        return taken if outcome == 1 else None
+        try:
+            # Journalled before it is marked: a failure in between leaves an entry never marked, which an
+            # adopter marks (or finds taken by someone else) — never a mark whose event nobody keeps.
+            await self._redis.hset(journal, event, json.dumps({"conversation": conversation, "order": order,
+                                                               "payload": payload}))
+            outcome = await self._mark(taken, self.consumer)
+            # -1 (marked by this process) and still pending: an earlier try here marked it and then failed
+            # (its reply lost with the connection), so it is this delivery's to answer.
+            if outcome == 0 or (outcome == -1 and await self._redis.zscore(_pending(taken), event) is None):
+                # Another process took it (its journal holds it), or this one has answered it already.
+                await self._redis.hdel(journal, event)
+                self._in_hand.discard((platform, event))
+                return None
+        except BaseException:
+            self._in_hand.discard((platform, event))
+            raise
+        return taken
 
     async def _mark(self, taken: Taken, taker: str) -> int:
         keys = [seen_key(taken.platform, taken.conversation, taken.event), _pending(taken)]
@@ -133,15 +144,18 @@ class Journal:
     async def process(self, taken: Taken, answer: Callable[[], Awaitable[None]]) -> None:
         """Answers the question in its conversation's turn; retried while Redis is unreachable. Done (and out
         of the journal) once `answer` returned or failed for good — not if this process is stopped."""
-        await retry_passing(lambda: self._wait_turn(taken))
         try:
-            await retry_passing(answer)
-        except asyncio.CancelledError:
-            raise  # stopped: the journal keeps it, and the process that adopts it answers it
-        except BaseException:
+            await retry_passing(lambda: self._wait_turn(taken))
+            try:
+                await retry_passing(answer)
+            except asyncio.CancelledError:
+                raise  # stopped: the journal keeps it, and the process that adopts it answers it
+            except BaseException:
+                await retry_passing(lambda: self._finish(taken))
+                raise
             await retry_passing(lambda: self._finish(taken))
-            raise
-        await retry_passing(lambda: self._finish(taken))
+        finally:
+            self._in_hand.discard((taken.platform, taken.event))
 
     async def _wait_turn(self, taken: Taken) -> None:
         loop = asyncio.get_running_loop()
@@ -176,6 +190,9 @@ class Journal:
                     pipe.sadd(_journals(platform), self.consumer)
                     await pipe.execute()
                 connected()
+                if self.consumer not in adopting:  # what this process took and lost track of (see `take`)
+                    adopting[self.consumer] = asyncio.create_task(self._adopt(platform, self.consumer, answer_again))
+                    adopting[self.consumer].add_done_callback(partial(_forget, adopting, self.consumer))
                 await asyncio.sleep(HEARTBEAT_S)
                 if loop.time() - since < ADOPT_AFTER_S:
                     continue  # just (re)connected: the others may not have said they are alive yet
@@ -193,26 +210,35 @@ class Journal:
             with contextlib.suppress(Exception):  # stopping: whatever is left here is adopted at once
                 await self._redis.delete(_alive(self.consumer))
 
-    async def _adopt(self, platform: str, dead: str, answer_again: Callable[[Taken], Awaitable[None]]) -> None:
-        journal = journal_key(platform, dead)
+    async def _adopt(self, platform: str, owner: str, answer_again: Callable[[Taken], Awaitable[None]]) -> None:
+        """Answers what a stopped process's journal holds — or this process's own entries it no longer has in
+        hand (a take whose reply was lost with its connection, then delivered to another process)."""
+        journal, own = journal_key(platform, owner), owner == self.consumer
         try:
-            if not await self._redis.set(f"{journal}:adopter", self.consumer, nx=True, px=ADOPT_LEASE_MS):
+            if not own and not await self._redis.set(f"{journal}:adopter", self.consumer, nx=True, px=ADOPT_LEASE_MS):
                 return  # another process is at it
             left: Any = await self._redis.hgetall(journal)
-            taken = [await self._as_taken(platform, journal, dead, as_text(field), as_text(raw))
-                     for field, raw in left.items()]
+            fields = [(as_text(f), as_text(raw)) for f, raw in left.items()]
+            taken = [await self._as_taken(platform, journal, owner, field, raw) for field, raw in fields
+                     if not own or (platform, field) not in self._in_hand]
             found = sorted((t for t in taken if t is not None), key=lambda t: (t.conversation, t.order))
             if found:
-                log.warning("adopting %d unanswered %s question(s) of stopped process %s", len(found), platform, dead)
+                log.warning("answering %d %s question(s) left unanswered by %s", len(found), platform,
+                            "this process" if own else f"stopped process {owner}")
+            self._in_hand.update((platform, t.event) for t in found)
             results = await asyncio.gather(*(answer_again(t) for t in found), return_exceptions=True)
             for t, result in zip(found, results, strict=True):
                 if isinstance(result, Exception):
                     log.error("adopted %s question %s failed", platform, t.event, exc_info=result)
-            if not await self._redis.hlen(journal):
-                await self._redis.srem(_journals(platform), dead)
-            await self._redis.delete(f"{journal}:adopter")
+                if (platform, t.event) in self._in_hand:  # never processed (not a question after all): done
+                    self._in_hand.discard((platform, t.event))
+                    await self._finish(t)
+            if not own and not await self._redis.hlen(journal):
+                await self._redis.srem(_journals(platform), owner)
+            if not own:
+                await self._redis.delete(f"{journal}:adopter")
         except Exception:  # Redis went away meanwhile: the lease runs out and the next look adopts it again
-            log.exception("adopting the %s journal of %s failed", platform, dead)
+            log.exception("adopting the %s journal of %s failed", platform, owner)
 
     async def _as_taken(self, platform: str, journal: str, dead: str, event: str, raw: str) -> Taken | None:
         """A journal entry as taken by the dead process (marked now if it never was). None (and out of the
