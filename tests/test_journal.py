@@ -190,6 +190,11 @@ async def test_a_question_this_process_marked_but_lost_track_of_is_answered_once
         assert await Journal(redis, journal.consumer, 600)._mark(
             Taken(platform, chat, f"{chat}-{n}", n, journal_key(platform, journal.consumer), f"q{n}"),
             journal.consumer) == 1
+    # And one answered already, whose entry a delivery again wrote back just before Redis went away:
+    done = await journal.take(platform, chat, f"{chat}-0", 0, "q0")
+    assert done is not None
+    await journal.process(done, lambda: asyncio.sleep(0))
+    await _journalled(redis, journal_key(platform, journal.consumer), chat, 0, "q0")
     again = await journal.take(platform, chat, f"{chat}-1", 1, "q1")  # delivered here again
     assert again is not None
     assert await journal.take(platform, chat, f"{chat}-1", 1, "q1") is None  # and once more, while in hand

@@ -8,7 +8,9 @@ answered it. `process` waits until no earlier question of the conversation is pe
 took it, then runs the answer, retrying it while Redis is unreachable, and marks it done. Each process keeps
 an "alive" key fresh; `run` adopts the journal of a process whose key lapsed (killed, crashed) and answers
 what it left. A platform's redelivery of such a question meets its seen mark and is dropped: the journal,
-not the platform, makes sure it is answered.
+not the platform, makes sure it is answered. A take whose reply was lost with its connection leaves the
+question marked as this process's: its next delivery here, or `run`'s sweep of this process's own journal
+(what it has not in hand), answers it.
 
 Keys: the seen mark and the pending set share the conversation's hash tag (one Lua script writes both, also
 in a Redis Cluster); journals are one key per process.
@@ -252,8 +254,11 @@ class Journal:
             await self._redis.hdel(journal, event)
             return None
         taker = await self._redis.get(seen_key(platform, taken.conversation, event))
-        mine = as_text(taker) == dead if taker is not None else await self._mark(taken, dead) != 0
-        if mine:
+        if taker is None:  # never marked: it is the dead process's, unless another one took it meanwhile
+            if await self._mark(taken, dead) != 0:
+                return taken
+        elif as_text(taker) == dead and await self._redis.zscore(_pending(taken), event) is not None:
             return taken
-        await self._redis.hdel(journal, event)  # a delivery again of what another process answers
+        # Another process's, or answered already (a delivery again rewrote the entry after it was done).
+        await self._redis.hdel(journal, event)
         return None
