@@ -37,6 +37,10 @@ HEARTBEAT_S = 1.0
 # Connected this long before adopting anyone: after an outage every live process says so again within its
 # supervised backoff (at most 5 s), and one cut off from Redis is not dead.
 ADOPT_AFTER_S = ALIVE_TTL_S + 7.0
+# A waiting question looks again 5 ms after it started waiting, then less and less often (up to 0.25 s), unless
+# a question of its conversation is done in this process, which wakes it at once: hundreds of waiters in a
+# burst must not exhaust the Redis connection pool.
+TURN_POLL_S = (0.005, 0.25)
 ORDER_WAIT_S = 90.0  # a question waits at most this long for an earlier one (lost with a Redis wiped clean)
 PENDING_TTL_S = 24 * 3600  # a pending set left by a lost question stops holding its conversation after a day
 ADOPT_LEASE_MS = 120_000  # one process adopts a dead journal; if it dies too, another takes over after this
@@ -111,6 +115,7 @@ class Journal:
         self._seen_ttl = seen_ttl_s
         self._take = redis.register_script(_TAKE)
         self._in_hand: set[tuple[str, str]] = set()  # (platform, event) being taken or answered by this process
+        self._done_here: dict[tuple[str, str], asyncio.Event] = {}  # per (platform, conversation): set on a finish
 
     async def take(self, platform: str, conversation: str, event: str, order: float, payload: str) -> Taken | None:
         """The question, journalled and pending; None for a delivery again of an event already taken.
@@ -161,7 +166,7 @@ class Journal:
 
     async def _wait_turn(self, taken: Taken) -> None:
         loop = asyncio.get_running_loop()
-        give_up, pause = loop.time() + ORDER_WAIT_S, 0.005
+        give_up, pause = loop.time() + ORDER_WAIT_S, TURN_POLL_S[0]
         while True:
             first: Any = await self._redis.zrange(_pending(taken), 0, 0, withscores=True)
             if not first or as_text(first[0][0]) == taken.event or first[0][1] > taken.order:
@@ -170,14 +175,24 @@ class Journal:
                 log.warning("%s %s: %s answered without waiting longer for %s", taken.platform, taken.conversation,
                             taken.event, as_text(first[0][0]))
                 return
-            await asyncio.sleep(pause)
-            pause = min(pause * 1.5, 0.05)
+            await self._nap((taken.platform, taken.conversation), pause)
+            pause = min(pause * 1.5, TURN_POLL_S[1])
+
+    async def _nap(self, conversation: tuple[str, str], seconds: float) -> None:
+        """Waits until a question of the conversation is done in this process, or `seconds` (the one before may
+        be another process's: looked at again then)."""
+        done = self._done_here.setdefault(conversation, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), seconds)
 
     async def _finish(self, taken: Taken) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:  # one trip: a short window for a crash
             pipe.zrem(_pending(taken), taken.event)
             pipe.hdel(taken.journal, taken.event)
             await pipe.execute()
+        done = self._done_here.pop((taken.platform, taken.conversation), None)
+        if done is not None:
+            done.set()  # its waiters here look at once
 
     async def run(self, platform: str, answer_again: Callable[[Taken], Awaitable[None]]) -> None:
         """Until cancelled: keeps this process marked alive, and adopts the journal of any process that is not."""
