@@ -24,7 +24,7 @@ from bot.ops.kb import KnowledgeOps
 from bot.ops.reload import RELOAD_CHANNEL, follow_reloads
 from bot.outbound import ReplyTo
 from bot.store import scripts
-from bot.store.connect import connect, parse_redis_url
+from bot.store.connect import connect, parse_redis_url, without_password
 from bot.store.memory import RedisState
 from bot.store.outbox import Delivery, Outbox, outbox_stream
 from bot.store.redis_keys import RedisClient
@@ -65,6 +65,12 @@ def test_redis_url_forms_and_a_clear_error_naming_the_setting() -> None:
         with pytest.raises(SettingsError, match="REDIS_URL") as raised:
             load_settings(redis_url=bad)
         assert "s3cret" not in str(raised.value)
+
+
+def test_a_redis_url_is_shown_without_its_password() -> None:
+    assert without_password("redis://shop:s3cret@db:6379/0") == "redis://shop:***@db:6379/0"
+    assert without_password("redis+cluster://:s3cret@a:7000,b:7001") == "redis+cluster://:***@a:7000,b:7001"
+    assert without_password("redis://db:6379/0") == "redis://db:6379/0"
 
 
 @on_redis("cluster")

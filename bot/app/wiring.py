@@ -34,7 +34,7 @@ from bot.ops.kb import KnowledgeOps
 from bot.ops.reload import follow_reloads
 from bot.ops.reports import Reports
 from bot.store.activity import ActivityLog
-from bot.store.connect import connect
+from bot.store.connect import connect, without_password
 from bot.store.feedback import FeedbackStore
 from bot.store.journal import Journal
 from bot.store.local import LocalState
@@ -193,7 +193,8 @@ async def running_engine(settings: Settings, allow_local_state: bool = False) ->
         if not allow_local_state:
             await redis.aclose()
             raise
-        notice = f"Redis at {settings.redis_url} is not reachable ({err}); memory is kept in this process only."
+        notice = (f"Redis at {without_password(settings.redis_url)} is not reachable ({err}); memory is kept in "
+                  "this process only.")
     store = StoreInfo(settings.store_name, settings.store_greeting)
     background: list[asyncio.Task[None]] = []
     try:

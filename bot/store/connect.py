@@ -43,7 +43,12 @@ def parse_redis_url(url: str) -> RedisTarget:
     try:
         return _parse(url)
     except ValueError as err:  # the message shows the URL, but never its password
-        raise ValueError(str(err).replace(url, re.sub(r"(//[^@/]*?:)[^@/]*@", r"\1***@", url))) from None
+        raise ValueError(str(err).replace(url, without_password(url))) from None
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be shown or logged: its password, if any, as ***."""
+    return re.sub(r"(//[^@/]*?:)[^@/]*@", r"\1***@", url)
 
 
 def _parse(url: str) -> RedisTarget:
