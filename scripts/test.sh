@@ -40,7 +40,17 @@ if [ -z "${REDIS_URL:-}" ]; then
     command -v "$binary" >/dev/null || fatal "$binary not found; install it (Debian: apt-get install redis-server) or set REDIS_URL"
   done
   redis_dir=$(mktemp -d)
-  trap 'for pid in "$redis_dir"/*.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done; rm -rf "$redis_dir"' EXIT
+  cleanup() {  # stops the servers, waits until they are gone (they write on the way out), keeps the tests' status
+    local status=$? pids=() file pid
+    for file in "$redis_dir"/*.pid; do [ -f "$file" ] && pids+=("$(cat "$file")"); done
+    [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
+    for pid in "${pids[@]}"; do
+      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    done
+    rm -rf "$redis_dir" || true
+    exit "$status"
+  }
+  trap cleanup EXIT
   serve() {  # name port args…: a daemonised redis-server with its pid and log in $redis_dir
     local name=$1 port=$2; shift 2
     mkdir -p "$redis_dir/$name"
