@@ -148,3 +148,16 @@ async def test_a_stopped_process_s_question_is_answered_by_the_other(
     [answer] = await api.wait_for("chat.postMessage", lambda p: p["channel"] == channel, within=15)
     await asyncio.sleep(0.5)
     assert str(answer["text"]).startswith("Shipping is free") and len(_answers(api, channel)) == 1
+
+
+async def test_an_event_whose_ts_is_not_a_number_is_still_answered(
+    redis_url: str, start: Start, api: SlackApiStandIn,
+) -> None:
+    """Slack never sends one, but a validly signed body may: it is taken in (first in its conversation's order)
+    and answered, not a 500."""
+    process = await start(redis_url, f"odd{random.randrange(10**6)}")
+    channel = f"D{random.randrange(10**8)}"
+    for ts in ("not-a-ts", "nan"):
+        status, _, _ = await process.post.event(direct_message(channel, "UBOB", "how much does delivery cost?", ts))
+        assert status == 200
+    await api.wait_for("chat.postMessage", lambda p: p["channel"] == channel, count=2, within=10)

@@ -26,7 +26,7 @@ from adapters.slack.formatting import notice_blocks, to_slack_messages
 from adapters.slack.people import Poster
 from adapters.slack.staff import permanent
 from bot.engine import Engine
-from bot.store.journal import Journal, Taken
+from bot.store.journal import Journal, Taken, platform_order
 from bot.store.outbox import Outbox
 from bot.tasks import InOrder, passing, retry_passing
 from bot.types import IncomingMessage, Reply
@@ -47,7 +47,7 @@ class Kept:
     @property
     def order(self) -> float:
         """The message's place in its conversation: Slack's ts."""
-        return float(self.event.rpartition(":")[2])
+        return platform_order(self.event.rpartition(":")[2])
 
 
 class Questions:

@@ -21,7 +21,7 @@ from adapters.telegram.convert import GroupPolicy, buttons_of, to_incoming
 from adapters.telegram.formatting import to_html_messages
 from adapters.telegram.senders import keep_typing
 from bot.engine import Engine
-from bot.store.journal import Journal, Taken
+from bot.store.journal import Journal, Taken, platform_order
 from bot.store.outbox import Outbox
 from bot.tasks import cancel_and_wait
 from bot.types import IncomingMessage, Reply
@@ -41,7 +41,7 @@ class Questions:
     async def take(self, update: Update, msg: IncomingMessage) -> Taken | None:
         """The question journalled, or None when it is a delivery again. Raises while Redis is unreachable."""
         assert self._journal is not None and msg.event_id is not None
-        return await self._journal.take("telegram", msg.conversation_id, msg.event_id, float(update.update_id),
+        return await self._journal.take("telegram", msg.conversation_id, msg.event_id, platform_order(update.update_id),
                                         json.dumps(update.to_dict()))
 
     async def answer(self, chat_id: int, msg: IncomingMessage, taken: Taken | None) -> None:

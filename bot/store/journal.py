@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -56,6 +57,16 @@ class Taken:
     order: float  # its place in the conversation, by the platform's own order
     journal: str  # the journal (Redis hash) that holds it until answered
     payload: str  # the adapter's own encoding of the event
+
+
+def platform_order(value: object) -> float:
+    """A platform's own order of an event (Telegram's update id, Slack's ts) as a score; 0 for one that is not a
+    finite number (never sent by the platform itself: such an event goes first rather than failing)."""
+    try:
+        order = float(str(value))
+    except ValueError:
+        return 0.0
+    return order if math.isfinite(order) else 0.0
 
 
 def _key(platform: str, conversation: str, what: str) -> str:
