@@ -96,6 +96,40 @@ async def test_questions_are_answered_in_the_platform_s_order_whichever_process_
 
 
 @ON_BOTH
+async def test_of_a_conversation_s_waiting_questions_only_the_earliest_looks_in_redis(
+    redis: RedisClient, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A burst of one conversation's questions waiting behind another process's question: one of them asks
+    Redis whose turn it is, not all forty (a burst of waiters exhausted the connection pool, and a question
+    answered then waited for a connection to be marked done). They still go in order, at once when it is
+    their turn."""
+    mine, theirs, chat = Journal(redis, "p-burst", 600), Journal(redis, "p-other", 600), _conversation()
+    looks = 0
+    zrange = redis.zrange
+
+    def counted_zrange(*args: object, **kwargs: object) -> object:
+        nonlocal looks
+        looks += 1
+        return zrange(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(redis, "zrange", counted_zrange)
+    earlier = await theirs.take("telegram", chat, f"{chat}-0", 0, "q0")
+    burst = [await mine.take("telegram", chat, f"{chat}-{n}", n, f"q{n}") for n in range(1, 41)]
+    assert earlier is not None and all(taken is not None for taken in burst)
+    answered: list[int] = []
+
+    async def answer(n: int) -> None:
+        answered.append(n)
+
+    waiting = [asyncio.create_task(mine.process(taken, lambda n=n: answer(n)))  # type: ignore[misc]
+               for n, taken in enumerate(burst, start=1) if taken is not None]
+    await asyncio.sleep(1.0)
+    assert answered == [] and looks <= 20  # one looker: ~10 looks in a second, backing off to every 0.25 s
+    await theirs.process(earlier, lambda: answer(0))
+    await asyncio.wait_for(asyncio.gather(*waiting), 5)
+    assert answered == list(range(41))
+
+@ON_BOTH
 async def test_a_question_that_failed_for_good_is_done_and_does_not_hold_the_next_one(redis: RedisClient) -> None:
     journal, chat = Journal(redis, "p1", 600), _conversation()
     first = await journal.take("slack", chat, f"{chat}-1", 1, "q")

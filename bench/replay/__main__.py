@@ -65,7 +65,14 @@ async def main(args: argparse.Namespace) -> None:
 
         results: list[Scenario] = []
         diagnoses: list[str] = []
-        for number, name in enumerate(("a normal", "b Redis outage", "c process killed")):
+        names = [n for n in ("a normal", "b Redis outage") if n[0] in args.scenarios]
+        if "c" in args.scenarios:
+            names += ["c process killed"] if args.kills == 1 else \
+                [f"c process killed ({k + 1} of {args.kills})" for k in range(args.kills)]
+        for number, name in enumerate(names):
+            if name.startswith("c") and processes[1].popen.poll() is not None:  # killed in the scenario before
+                processes[1] = start_process(1, work, env, telegram_api.base_url, slack_api.api_url)
+                await wait_until_up(processes[1])
             scenario = plan_scenario(name, number, args, asked, rng)
             deliveries = Deliveries(balancer, scenario.stats)
             _mark_logs(processes, scenario.log_from)
@@ -130,11 +137,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "an append-only file, fsynced on every write, as README advises for production)")
     parser.add_argument("--cluster", action="store_true",
                         help="a Redis Cluster of three masters instead of one server (the outage stops all three)")
+    parser.add_argument("--scenarios", default="abc", help="which of the scenarios a, b, c to run (default abc)")
+    parser.add_argument("--kills", type=int, default=1,
+                        help="run scenario c this many times (the killed process is started again before each), "
+                             "so the few questions a kill catches in flight are counted over many kill moments")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--logs", type=Path, default=None, help="keep the serve processes' logs in this directory")
     args = parser.parse_args(argv)
     if args.events < args.conversations or not 0 <= args.redeliver < 1:
         parser.error("need --events ≥ --conversations and 0 ≤ --redeliver < 1")
+    if not args.scenarios or set(args.scenarios) - set("abc") or args.kills < 1:
+        parser.error("need --scenarios made of a, b, c and --kills ≥ 1")
     return args
 
 

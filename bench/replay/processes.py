@@ -51,7 +51,7 @@ def start_process(number: int, work: Path, env: dict[str, str], telegram_api: st
         "SLACK_HTTP_PORT": str(slack_port),
     }
     log = work / f"serve-{number}.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:  # a process started again after a kill writes on
         popen = subprocess.Popen([*storebot_command(), "serve", "telegram", "slack"], cwd=work, env=env,
                                  stdout=out, stderr=subprocess.STDOUT)
     return Process(number, popen, f"http://127.0.0.1:{telegram_port}/{TELEGRAM_PATH}",

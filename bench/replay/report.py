@@ -84,6 +84,19 @@ def row(scenario: Scenario, platform: str) -> str:
             f"| {counts.out_of_order} | {counts.apologies} | {counts.unrecognised} | {p50} | {p95} | {rate:.1f} |")
 
 
+def kills_summary(kills: list[Scenario]) -> list[str]:
+    """Over the repeated kills: totals, and in how many kills nothing went wrong."""
+    out = []
+    for platform in ("telegram", "slack"):
+        counts = [count(c for c in s.conversations if c.platform == platform) for s in kills]
+        clean = sum(not (c.lost or c.duplicated or c.out_of_order) for c in counts)
+        out.append(f"- {len(kills)} kills, {platform}: {sum(c.questions for c in counts)} questions, lost "
+                   f"{sum(c.lost for c in counts)}, duplicated {sum(c.duplicated for c in counts)} (per kill: "
+                   f"{', '.join(str(c.duplicated) for c in counts)}), out of order "
+                   f"{sum(c.out_of_order for c in counts)}; kills with none of these: {clean} of {len(kills)}")
+    return out
+
+
 def notes(scenario: Scenario) -> list[str]:
     out = []
     for platform in ("telegram", "slack"):
@@ -220,6 +233,9 @@ def print_report(results: list[Scenario], diagnoses: list[str], placeholders: in
         for platform in ("telegram", "slack"):
             print(row(scenario, platform))
     print()
+    kills = [s for s in results if s.name.startswith("c")]
+    if len(kills) > 1:
+        print("\n".join(kills_summary(kills)))
     for scenario in results:
         if scenario.fault_note:
             print(f"- {scenario.name}: {scenario.fault_note}")

@@ -39,9 +39,12 @@ HEARTBEAT_S = 1.0
 # supervised backoff (at most 5 s), and one cut off from Redis is not dead.
 ADOPT_AFTER_S = ALIVE_TTL_S + 7.0
 # A waiting question looks again 5 ms after it started waiting, then less and less often (up to 0.25 s), unless
-# a question of its conversation is done in this process, which wakes it at once: hundreds of waiters in a
-# burst must not exhaust the Redis connection pool.
+# a question of its conversation is done in this process, which wakes it at once. Only the earliest of a
+# conversation's questions in this process looks in Redis; the later ones wait for it to be done (looking
+# again at least every LOCAL_WAIT_S): hundreds of waiters in a burst must not exhaust the Redis connection
+# pool, and a question answered must be marked done at once, not queue for a connection.
 TURN_POLL_S = (0.005, 0.25)
+LOCAL_WAIT_S = 1.0
 ORDER_WAIT_S = 90.0  # a question waits at most this long for an earlier one (lost with a Redis wiped clean)
 PENDING_TTL_S = 24 * 3600  # a pending set left by a lost question stops holding its conversation after a day
 ADOPT_LEASE_MS = 120_000  # one process adopts a dead journal; if it dies too, another takes over after this
@@ -127,6 +130,8 @@ class Journal:
         self._take = redis.register_script(_TAKE)
         self._in_hand: set[tuple[str, str]] = set()  # (platform, event) being taken or answered by this process
         self._done_here: dict[tuple[str, str], asyncio.Event] = {}  # per (platform, conversation): set on a finish
+        # Per (platform, conversation): the order of each of its questions being processed here (event → order).
+        self._processing: dict[tuple[str, str], dict[str, float]] = {}
 
     async def take(self, platform: str, conversation: str, event: str, order: float, payload: str) -> Taken | None:
         """The question, journalled and pending; None for a delivery again of an event already taken.
@@ -162,6 +167,8 @@ class Journal:
     async def process(self, taken: Taken, answer: Callable[[], Awaitable[None]]) -> None:
         """Answers the question in its conversation's turn; retried while Redis is unreachable. Done (and out
         of the journal) once `answer` returned or failed for good — not if this process is stopped."""
+        conversation = (taken.platform, taken.conversation)
+        self._processing.setdefault(conversation, {})[taken.event] = taken.order
         try:
             await retry_passing(lambda: self._wait_turn(taken))
             try:
@@ -174,11 +181,20 @@ class Journal:
             await retry_passing(lambda: self._finish(taken))
         finally:
             self._in_hand.discard((taken.platform, taken.event))
+            here = self._processing.get(conversation, {})
+            here.pop(taken.event, None)
+            if not here:
+                self._processing.pop(conversation, None)
+            self._wake(conversation)  # the next of its conversation here looks (done, failed or stopped)
 
     async def _wait_turn(self, taken: Taken) -> None:
         loop = asyncio.get_running_loop()
         give_up, pause = loop.time() + ORDER_WAIT_S, TURN_POLL_S[0]
+        conversation = (taken.platform, taken.conversation)
         while True:
+            if any(order < taken.order for order in self._processing.get(conversation, {}).values()):
+                await self._nap(conversation, LOCAL_WAIT_S)  # an earlier question here looks for both
+                continue
             first: Any = await self._redis.zrange(_pending(taken), 0, 0, withscores=True)
             if not first or as_text(first[0][0]) == taken.event or first[0][1] > taken.order:
                 return  # nothing earlier pending (or Redis lost the set: nothing left to wait for)
@@ -186,7 +202,7 @@ class Journal:
                 log.warning("%s %s: %s answered without waiting longer for %s", taken.platform, taken.conversation,
                             taken.event, as_text(first[0][0]))
                 return
-            await self._nap((taken.platform, taken.conversation), pause)
+            await self._nap(conversation, pause)
             pause = min(pause * 1.5, TURN_POLL_S[1])
 
     async def _nap(self, conversation: tuple[str, str], seconds: float) -> None:
@@ -201,7 +217,10 @@ class Journal:
             pipe.zrem(_pending(taken), taken.event)
             pipe.hdel(taken.journal, taken.event)
             await pipe.execute()
-        done = self._done_here.pop((taken.platform, taken.conversation), None)
+        self._wake((taken.platform, taken.conversation))
+
+    def _wake(self, conversation: tuple[str, str]) -> None:
+        done = self._done_here.pop(conversation, None)
         if done is not None:
             done.set()  # its waiters here look at once
 
