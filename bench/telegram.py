@@ -10,7 +10,10 @@ Two ways of asking:
 - think time: each shopper first reads (waits 2–6 s, uniformly random, seeded) before every question, as
   people do, so arrivals stay under the flood limit; latency is then the bot's own.
 Every row also reports the Bot API calls per answer the stand-in counted for the shoppers' chats
-(sendMessage, plus sendChatAction when an answer was slow enough to show "typing…").
+(sendMessage, plus sendChatAction when an answer was slow enough to show "typing…"). Each configuration
+runs without and with the journal (`bot/store/journal.py`: every update taken into Redis before it is
+answered, answered in its chat's turn, marked done once sent), as `storebot serve` runs it with Redis: the
+journal's cost, side by side in the same run.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from adapters.telegram.settings import TelegramSettings
 from bench.catalogue import clean_up, product_qa_index, product_qa_questions
 from bot.answerers.facts import FactAnswerer
 from bot.engine import Engine, StoreInfo
+from bot.store.journal import Journal
 from bot.store.memory import RedisState
 from knowledge.index.embedding import SentenceTransformerEmbedder
 from knowledge.index.retrieval import HybridRetriever
@@ -53,7 +57,7 @@ def _free_port() -> int:
 
 
 async def _run(engine: Engine, questions: list[str], webhook: bool, flood_limits: bool,
-               think_s: tuple[float, float] | None) -> str:
+               think_s: tuple[float, float] | None, journal: Journal | None) -> str:
     stand_in = BotApiStandIn()
     await stand_in.start()
     port = _free_port()
@@ -62,7 +66,7 @@ async def _run(engine: Engine, questions: list[str], webhook: bool, flood_limits
         settings = settings.model_copy(update={"webhook_url": "https://bot.example/tg", "webhook_secret": SECRET,
                                                "webhook_port": port, "webhook_path": "tg"})
     adapter = TelegramAdapter(settings)
-    await adapter.start(engine)
+    await adapter.start(engine, journal=journal)
     latencies: list[float] = []
     next_id = random.randrange(10**8, 10**9)
     session = aiohttp.ClientSession()
@@ -101,7 +105,8 @@ async def _run(engine: Engine, questions: list[str], webhook: bool, flood_limits
     calls = sum(1 for _, params in stand_in.calls if params.get("chat_id") in chats)
     mode = "webhook" if webhook else "polling"
     limiter = "with flood limiter" if flood_limits else "no flood limiter"
-    return (f"| {mode}, {limiter} | {rate:.0f} | {np.percentile(latencies, 50):.1f} "
+    journalled = "journal" if journal is not None else "no journal"
+    return (f"| {mode}, {limiter}, {journalled} | {rate:.0f} | {np.percentile(latencies, 50):.1f} "
             f"| {np.percentile(latencies, 99):.1f} | {calls / len(latencies):.2f} |")
 
 
@@ -121,14 +126,20 @@ async def main() -> None:
             rows = []
             for webhook in (False, True):
                 for flood_limits in (True, False):
-                    state = RedisState(redis, 10, 600, 10_000, 600)
-                    answerer = FactAnswerer(HybridRetriever(handle, embedder))
-                    engine = Engine(state, answerer, StoreInfo("Bench", "Hi"))
-                    rows.append(await _run(engine, questions, webhook, flood_limits, think_s))
+                    for journalled in (False, True):
+                        state = RedisState(redis, 10, 600, 10_000, 600)
+                        answerer = FactAnswerer(HybridRetriever(handle, embedder))
+                        engine = Engine(state, answerer, StoreInfo("Bench", "Hi"))
+                        journal = Journal(redis, f"bench-{os.getpid()}", 600) if journalled else None
+                        rows.append(await _run(engine, questions, webhook, flood_limits, think_s, journal))
             print(f"| {title} | messages/s | p50 ms | p99 ms | API calls/answer |")
             print("|---|---|---|---|---|")
             print("\n".join(rows), end="\n\n", flush=True)
     finally:
+        async for key in redis.scan_iter(match="{storebot:mem:telegram:*"):  # the journal's marks and sets
+            await redis.delete(key)
+        await redis.delete(f"storebot:journal:telegram:bench-{os.getpid()}", f"storebot:alive:bench-{os.getpid()}")
+        await redis.srem("storebot:journals:telegram", f"bench-{os.getpid()}")
         await clean_up(redis, "telegram", tmp)
 
 
