@@ -39,6 +39,7 @@ class Focus:
     topic: str = ""  # node id of the FAQ entry or page section
     question: str = ""  # the question it answered, as resolved (for follow-ups on a topic)
     options: tuple[tuple[str, str], ...] = ()  # the variant of the first product it was about ("L", "Red")
+    alike: bool = False  # answered for each product alike ("how much is the tent?" with two), not best first
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,24 @@ async def test_colours_of_a_catalog_product_and_a_variant_it_lacks(bot: TestBot)
     assert red.confident and "doesn't come in red" in red.text and "black, navy and forest green" in red.text
 
 
+async def test_it_after_an_answer_for_each_of_two_products_answers_for_each(bot: TestBot, redis: Redis) -> None:
+    """Both Ridgeline jackets got their colours; "how much is it?" is about both (not the men's alone, though
+    they cost the same), and "the womens one" then picks the women's, not every women's product."""
+    await bot.ask("what colours does the ridgeline jacket come in?")
+    stored = await redis.lrange(RedisState.memory_key(bot.platform, bot.conversation), -1, -1)
+    assert json.loads(stored[0])["focus"]["alike"] is True
+    price = await bot.ask("and how much is it?")
+    assert price.text.count("€249.00") == 2 and "Men's" in price.text and "Women's" in price.text
+    sizes = await bot.ask("the womens one, what sizes?")
+    assert sizes.text == "The Ridgeline 3L Shell Jacket Women's comes in sizes XS–XL."
+
+
+async def test_it_after_a_cheapest_list_is_the_cheapest(bot: TestBot) -> None:
+    await bot.ask("what is the cheapest jacket?")  # the cheapest, then the next two: best first, not alike
+    made = await bot.ask("what is it made of?")
+    assert len(made.citations) == 1
+
+
 async def test_follow_ups_use_the_product_in_focus_and_reset_clears_it(bot: TestBot, redis: Redis) -> None:
     await bot.ask("how much is the summit pro tent?")
     heavy = await bot.ask("how heavy is it?")

@@ -22,7 +22,9 @@ OVERRIDE_FOCUS = 0.9  # with "it"/"that" in the question, only a near-full title
 SHORT_FOLLOW_UP_WORDS = 4
 FULL_NAME = 0.6  # in a question about orders, shipping or returns, only most of a title names a product
 LISTED = 3
-_REFERS = re.compile(r"\b(?:it|its|it's|that|this|those|these|they|them|that one|this one)\b", re.IGNORECASE)
+# "it", "that one", and "the women's one", "the one with the logo": a product just talked about, or its sibling
+_REFERS = re.compile(r"\b(?:it|its|it's|that|this|those|these|they|them|that one|this one)\b"
+                     r"|\bthe\s+(?:[\w'’-]+\s+){0,2}one\b", re.IGNORECASE)
 _LEADS = re.compile(r"^\s*(?:and|also|or|what about|how about|same|but|ok|okay|so|then|fine|no)\b", re.IGNORECASE)
 _LIST_REFERENCE = re.compile(r"\b(?:those|these|them|of them|which one|which)\b", re.IGNORECASE)
 _EXISTS = re.compile(r"^(?:do|does|d'you)\s+(?:you|u|ya|y'all)\s+(?:guys\s+)?(?:sell|have|carry|stock|offer|do|got)"
@@ -55,6 +57,11 @@ class FactAnswerer:
         if named is not None and POLICY.search(question) and not (named.exact_sku or named.coverage >= FULL_NAME):
             named = None  # "what would overnight cost on a $300 order" is not about the Overnight Duffle
         product, switched = self._product(question, live, named, in_focus, matches or [])
+        if product is not None and named is None and not switched and len(in_focus) > 1 and focus and focus.alike:
+            # "and how much is it?" after an answer about both jackets alike: for each, not the first alone
+            each = await self._for_each(in_focus, question)
+            if each is not None:
+                return each
         if product is not None:
             same = bool(in_focus) and product == in_focus[0]
             context = Context(previous if (switched or _LEADS.search(question)) else "",
@@ -122,12 +129,17 @@ class FactAnswerer:
         kind = live.matcher.of_kind_named(question)
         if not 1 < len(kind) <= LISTED or len(kind) == len(live.catalog):
             return None
-        answers = [await answer_product(p, question, self._picker) for p in kind]
+        return await self._for_each(kind, question)
+
+    async def _for_each(self, products: list[ProductRecord], question: str) -> Reply | None:
+        """The answer for each of a few products, once when they share it; None unless each is answered."""
+        answers = [await answer_product(p, question, self._picker) for p in products[:LISTED]]
         if not all(a.confident for a in answers):
             return None
-        if len({a.text.replace(p.title, "") for a, p in zip(answers, kind, strict=True)}) == 1:
-            return product_reply(answers[0].text, kind[0], True, answers[0].options)
-        return list_reply(" ".join(a.text for a in answers), kind)
+        shared = len({a.text.replace(p.title, "") for a, p in zip(answers, products, strict=False)}) == 1
+        if shared and products[0].title not in answers[0].text:  # one sentence true of each, naming none
+            return product_reply(answers[0].text, products[0], True, answers[0].options)
+        return list_reply(" ".join(a.text for a in answers), products[:LISTED], alike=True)
 
     def _exists(self, thing: str, live: LiveIndex) -> Reply | None:
         """Products of the kind asked for, or None (an FAQ or page may still answer "do you sell gift cards?")."""

@@ -47,7 +47,8 @@ def _turn(raw: bytes | str) -> Turn:
     focus = data.get("focus")
     return Turn(data["role"], data["text"], citations, data.get("mode", ""), data.get("confident", True),
                 data.get("model", ""), Focus(tuple(focus["products"]), focus["topic"], focus.get("question", ""),
-                                            tuple((n, v) for n, v in focus.get("options", ())))
+                                            tuple((n, v) for n, v in focus.get("options", ())),
+                                            bool(focus.get("alike", False)))
                 if focus else None, data.get("user", ""))
 
 
