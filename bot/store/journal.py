@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from bot.store import scripts
 from bot.store.memory import RedisState
 from bot.store.redis_keys import PREFIX, RedisClient, as_text, same_slot
 from bot.tasks import Connected, cancel_and_wait, retry_passing, supervised
@@ -103,23 +104,6 @@ def _alive(consumer: str) -> str:
     return f"{PREFIX}:alive:{consumer}"
 
 
-# KEYS: 1 seen mark, 2 the conversation's pending set
-# ARGV: 1 seen ttl s, 2 pending ttl s, 3 the taking process, 4 the event's order, 5 the event
-# Returns 1 if taken; for an event seen before, -1 if this process took it, else 0.
-_TAKE = """
-local seen = redis.call('GET', KEYS[1])
-if seen then
-  if seen == ARGV[3] then
-    return -1
-  end
-  return 0
-end
--- The mark names its taker: an adopter answers only what the dead process itself had taken.
-redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return 1
-"""
 
 
 class Journal:
@@ -127,7 +111,7 @@ class Journal:
         self._redis = redis
         self.consumer = consumer  # unique per process (host and pid)
         self._seen_ttl = seen_ttl_s
-        self._take = redis.register_script(_TAKE)
+        self._take = redis.register_script(scripts.TAKE)
         self._in_hand: set[tuple[str, str]] = set()  # (platform, event) being taken or answered by this process
         self._done_here: dict[tuple[str, str], asyncio.Event] = {}  # per (platform, conversation): set on a finish
         # Per (platform, conversation): the order of each of its questions being processed here (event → order).

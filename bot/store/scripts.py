@@ -71,3 +71,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+# The journal's intake (bot/store/journal.py).
+# KEYS: 1 seen mark, 2 the conversation's pending set
+# ARGV: 1 seen ttl s, 2 pending ttl s, 3 the taking process, 4 the event's order, 5 the event
+# Returns 1 if taken; for an event seen before, -1 if this process took it, else 0.
+TAKE = """
+local seen = redis.call('GET', KEYS[1])
+if seen then
+  if seen == ARGV[3] then
+    return -1
+  end
+  return 0
+end
+-- The mark names its taker: an adopter answers only what the dead process itself had taken.
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
