@@ -71,6 +71,17 @@ def test_products_named_by_title_with_typos_sku_and_siblings() -> None:
     assert matcher.of_kind("running shoes") is None
 
 
+def test_products_of_a_kind_with_the_words_in_their_titles_come_first() -> None:
+    """"yoga pants": a pant tagged yoga is one, but the ones called yoga pants are what the shopper means."""
+    jogging = product("jog", "Geo Jogging Pant", "51.00", category="Pants", tags=("yoga",))
+    yoga = product("yoga", "Cronus Yoga Pant", "48.00", category="Pants")
+    track = product("track", "Thorpe Track Pant", "68.00", category="Pants")
+    matcher = ProductMatcher(Catalog((jogging, track, yoga)))
+    assert matcher.of_kind("yoga pants") == [yoga, jogging]
+    assert matcher.of_kind_named("how much are your yoga pants?") == [yoga, jogging]
+    assert matcher.of_kind("pants") == [jogging, track, yoga]  # every title holds the word: catalogue order
+
+
 def test_catalogue_lists_with_prices() -> None:
     cheapest = answer_catalogue(CatalogueAsk("cheapest"), "hoodie", [TETON, CHAZ])
     assert cheapest.text.startswith("Our cheapest hoodie is the Chaz Kangeroo Hoodie at $52.00")

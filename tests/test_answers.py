@@ -59,6 +59,12 @@ async def test_it_after_an_answer_for_each_of_two_products_answers_for_each(bot:
     assert sizes.text == "The Ridgeline 3L Shell Jacket Women's comes in sizes XS–XL."
 
 
+async def test_they_after_a_list_answers_for_each_listed(bot: TestBot) -> None:
+    listed = await bot.ask("what is the cheapest jacket?")
+    made = await bot.ask("what are they made of?")
+    assert [c.title for c in made.citations] == [c.title for c in listed.citations]
+
+
 async def test_it_after_a_cheapest_list_is_the_cheapest(bot: TestBot) -> None:
     await bot.ask("what is the cheapest jacket?")  # the cheapest, then the next two: best first, not alike
     made = await bot.ask("what is it made of?")

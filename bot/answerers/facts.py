@@ -22,10 +22,11 @@ OVERRIDE_FOCUS = 0.9  # with "it"/"that" in the question, only a near-full title
 SHORT_FOLLOW_UP_WORDS = 4
 FULL_NAME = 0.6  # in a question about orders, shipping or returns, only most of a title names a product
 LISTED = 3
-# "it", "that one", and "the women's one", "the one with the logo": a product just talked about, or its sibling
-_REFERS = re.compile(r"\b(?:it|its|it's|that|this|those|these|they|them|that one|this one)\b"
-                     r"|\bthe\s+(?:[\w'’-]+\s+){0,2}one\b", re.IGNORECASE)
+_REFERS = re.compile(r"\b(?:it|its|it's|that|this|those|these|they|them|that one|this one)\b", re.IGNORECASE)
+# "the women's one", "the one with the logo": the product in focus or its sibling (never a page's topic)
+_ONE = re.compile(r"\bthe\s+(?:[\w'’-]+\s+){0,2}one\b", re.IGNORECASE)
 _LEADS = re.compile(r"^\s*(?:and|also|or|what about|how about|same|but|ok|okay|so|then|fine|no)\b", re.IGNORECASE)
+_PLURAL = re.compile(r"\b(?:they|them|those|these|both|each|all of them)\b", re.IGNORECASE)
 _LIST_REFERENCE = re.compile(r"\b(?:those|these|them|of them|which one|which)\b", re.IGNORECASE)
 _EXISTS = re.compile(r"^(?:do|does|d'you)\s+(?:you|u|ya|y'all)\s+(?:guys\s+)?(?:sell|have|carry|stock|offer|do|got)"
                      r"\s+(.+)|^(?:any|got any)\s+(.+)", re.IGNORECASE)
@@ -57,8 +58,10 @@ class FactAnswerer:
         if named is not None and POLICY.search(question) and not (named.exact_sku or named.coverage >= FULL_NAME):
             named = None  # "what would overnight cost on a $300 order" is not about the Overnight Duffle
         product, switched = self._product(question, live, named, in_focus, matches or [])
-        if product is not None and named is None and not switched and len(in_focus) > 1 and focus and focus.alike:
-            # "and how much is it?" after an answer about both jackets alike: for each, not the first alone
+        if product is not None and named is None and not switched and len(in_focus) > 1 and focus \
+                and (focus.alike or _PLURAL.search(question)):
+            # "and how much is it?" after an answer about both jackets alike, "how much are they?" after a list:
+            # for each, not the first alone
             each = await self._for_each(in_focus, question)
             if each is not None:
                 return each
@@ -112,7 +115,7 @@ class FactAnswerer:
             return (named.product if named else None), False
         refers = bool(_REFERS.search(question))
         picked = {m.product.id: m.product for m in matches if m.product in in_focus}
-        if len(in_focus) > 1 and len(picked) == 1:
+        if len(in_focus) > 1 and len(picked) == 1 and (not POLICY.search(question) or named is not None):
             return next(iter(picked.values())), True  # one of a list just shown: "the summit pro one"
         if named is not None and (not refers or named.coverage >= OVERRIDE_FOCUS or named.exact_sku):
             return named.product, named.product != in_focus[0]
@@ -157,7 +160,9 @@ class FactAnswerer:
 
 
 def _follows(question: str) -> bool:
-    return bool(_REFERS.search(question) or _LEADS.search(question)) or len(question.split()) <= SHORT_FOLLOW_UP_WORDS
+    """Whether a question goes on about the product in focus."""
+    return bool(_REFERS.search(question) or _LEADS.search(question) or _ONE.search(question)) \
+        or len(question.split()) <= SHORT_FOLLOW_UP_WORDS
 
 
 def _names_option(question: str, product: ProductRecord) -> bool:

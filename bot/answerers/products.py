@@ -29,6 +29,7 @@ MIN_LIST_ITEMS, MAX_ITEMS, MAX_ITEM_WORDS = 2, 8, 8
 _FILLER = frozenset(
     [
         "a", "an", "the", "it", "its", "it's", "this", "that", "these", "those", "one", "ones", "is", "are", "was",
+        "they", "them", "their", "both", "each", "all", "costs", "were",
         "do", "does", "did", "have", "has", "got", "get", "you", "your", "i", "me", "my", "we", "can", "could", "would",
         "will", "should", "please", "pls", "plz", "ok", "okay", "so", "then", "and", "or", "but", "what", "whats",
         "what's", "which", "how", "about", "in", "on", "of", "for", "with", "to", "any", "there", "come", "comes",

@@ -175,7 +175,7 @@ class ProductMatcher:
         asked = [t for t in known if t is not None]
         if not asked:
             return None
-        return [p for p in pool if all(t in self._facets.get(p.id, ()) for t in asked)]
+        return self._titled_first([p for p in pool if all(t in self._facets.get(p.id, ()) for t in asked)], asked)
 
     def of_kind_named(self, question: str) -> list[ProductRecord]:
         """The products of the kind a question names with catalogue words, its other words passed over
@@ -183,7 +183,13 @@ class ProductMatcher:
         asked = [t for t in self._tokenize(question) if not t.isdigit() and self._known_facet(t) is not None]
         if not asked:
             return []
-        return [p for p in self._catalog if all(t in self._facets.get(p.id, ()) for t in asked)]
+        return self._titled_first([p for p in self._catalog if all(t in self._facets.get(p.id, ()) for t in asked)],
+                                  asked)
+
+    def _titled_first(self, products: list[ProductRecord], asked: list[str]) -> list[ProductRecord]:
+        """Products whose titles hold more of the asked words first ("yoga pants": the Karmen Yoga Pant before a
+        jogging pant tagged yoga), otherwise in catalogue order."""
+        return sorted(products, key=lambda p: -sum(t in self._names.get(p.id, ()) for t in asked))
 
     def _known_facet(self, token: str) -> str | None:
         # Exact (stemmed) words only: a near-miss here turns "protein powder" into "power shorts".
