@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bot.answerers.catalogue import answer_catalogue
+from bot.answerers.facts import _names_a_kind
 from bot.answerers.grounding import fact_block, unsupported_figures
 from bot.answerers.intents import CatalogueAsk, catalogue_ask, facets, variant_ask
 from bot.answerers.phrasing import money, size_span
@@ -80,6 +81,17 @@ def test_products_of_a_kind_with_the_words_in_their_titles_come_first() -> None:
     assert matcher.of_kind("yoga pants") == [yoga, jogging]
     assert matcher.of_kind_named("how much are your yoga pants?") == [yoga, jogging]
     assert matcher.of_kind("pants") == [jogging, track, yoga]  # every title holds the word: catalogue order
+
+
+def test_a_question_names_a_kind_of_several_products_or_the_one_product() -> None:
+    hoodie = product("hoodie", "Hoodie", "42.00")  # a store that calls one of its hoodies just "Hoodie"
+    hoodies = [hoodie, CHAZ, TETON]
+    matcher = ProductMatcher(Catalog(tuple(hoodies)))
+    named = matcher.match("do you have hoodies?")[0]
+    assert named.product == hoodie and _names_a_kind("hoodies", named, hoodies)  # the kind: list them all
+    assert not _names_a_kind("hoodie", matcher.match("do you have the hoodie?")[0], hoodies)  # that one product
+    chaz = matcher.match("do you have the chaz kangeroo hoodie?")[0]
+    assert not _names_a_kind("chaz kangeroo hoodie", chaz, [chaz.product])
 
 
 def test_catalogue_lists_with_prices() -> None:

@@ -57,6 +57,15 @@ class FactAnswerer:
         named = matches[0] if matches and matches[0].named else None
         if named is not None and POLICY.search(question) and not (named.exact_sku or named.coverage >= FULL_NAME):
             named = None  # "what would overnight cost on a $300 order" is not about the Overnight Duffle
+        thing = _thing_asked_for(question)
+        asked_kind = live.matcher.of_kind(thing) if thing else None
+        if thing and asked_kind and named is not None and _names_a_kind(thing, named, asked_kind):
+            listed = self._exists(thing, live)
+            if listed is not None:
+                return listed
+        if asked_kind and in_focus and in_focus[0] not in asked_kind and not _REFERS.search(question) \
+                and not _names_option(question, in_focus[0]):
+            in_focus = []  # "any tents?" after the socks: another kind of thing, not a follow-up on the socks
         product, switched = self._product(question, live, named, in_focus, matches or [])
         if product is not None and named is None and not switched and len(in_focus) > 1 and focus \
                 and (focus.alike or _PLURAL.search(question)):
@@ -157,6 +166,15 @@ class FactAnswerer:
         more = f", and {len(found) - LISTED} more" if len(found) > LISTED else ""
         return list_reply(f"Yes, we have {_kind_label(thing) or 'those'}: {_titles_with_prices(found[:LISTED])}"
                            f"{more}.", found[:LISTED])
+
+
+def _names_a_kind(thing: str, named: ProductMatch, kind: list[ProductRecord]) -> bool:
+    """"do you have socks?" with two kinds of socks, "hoodies?" in a store with one called "Hoodie": the question
+    names a kind of several products, not the one product that matched."""
+    if named.exact_sku or len(kind) < 2 or named.product not in kind:
+        return False
+    title = named.product.title.lower()
+    return named.coverage < OVERRIDE_FOCUS or (len(title.split()) <= len(thing.split()) and thing != title)
 
 
 def _follows(question: str) -> bool:
