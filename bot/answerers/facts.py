@@ -60,7 +60,7 @@ class FactAnswerer:
         thing = _thing_asked_for(question)
         asked_kind = live.matcher.of_kind(thing) if thing else None
         if thing and asked_kind and named is not None and _names_a_kind(thing, named, asked_kind):
-            listed = self._exists(thing, live)
+            listed = self._exists(thing, asked_kind, live)
             if listed is not None:
                 return listed
         if asked_kind and in_focus and in_focus[0] not in asked_kind and not _REFERS.search(question) \
@@ -88,9 +88,9 @@ class FactAnswerer:
             if which is not None:
                 return which
         if named is None and not policy and topic is None:
-            thing = _thing_asked_for(question)
             if thing is not None:  # "do you sell yoga mats": a list, an FAQ entry ("… gift cards?"), or no
-                return self._exists(thing, live) or await self._passages.answer(question, None, live, texts_only=True)
+                return (self._exists(thing, asked_kind, live)
+                        or await self._passages.answer(question, None, live, texts_only=True))
             if len(in_focus) == 1 and not facets(question).any_fact:
                 # "does the hood come off?": the product in focus, if its description answers it
                 answer = await answer_product(in_focus[0], question, self._picker)
@@ -153,9 +153,9 @@ class FactAnswerer:
             return product_reply(answers[0].text, products[0], True, answers[0].options)
         return list_reply(" ".join(a.text for a in answers), products[:LISTED], alike=True)
 
-    def _exists(self, thing: str, live: LiveIndex) -> Reply | None:
-        """Products of the kind asked for, or None (an FAQ or page may still answer "do you sell gift cards?")."""
-        found = live.matcher.of_kind(thing)
+    def _exists(self, thing: str, found: list[ProductRecord] | None, live: LiveIndex) -> Reply | None:
+        """The products `found` of the kind asked for, or None (an FAQ or page may still answer "do you sell gift
+        cards?")."""
         if not found or len(found) == len(live.catalog):
             return None
         if len(found) == 1:
