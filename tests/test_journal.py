@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 
 from bot.store import journal as journal_module
 from bot.store.connect import connect
-from bot.store.journal import Journal, Taken, journal_key
+from bot.store.journal import Journal, Taken
+from bot.store.journal_keys import journal_key
 from bot.store.redis_keys import RedisClient, as_text
 from tests.redis_server import RedisServer, on_redis
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+import aiohttp
 import pytest
 from redis.asyncio import Redis
 
@@ -21,9 +22,11 @@ from adapters.slack.errors import FAILED
 from adapters.slack.settings import SlackSettings
 from bot.answerers.facts import FactAnswerer
 from bot.app.services import Services
+from bot.app.settings import STOP_GRACE_S
 from bot.engine import Engine, StoreInfo
 from bot.store import journal as journal_module
-from bot.store.journal import Journal, seen_key
+from bot.store.journal import Journal
+from bot.store.journal_keys import alive_key, journal_key, seen_key
 from bot.store.memory import RedisState
 from knowledge.index.embedding import SentenceTransformerEmbedder
 from knowledge.index.live import IndexHandle
@@ -41,7 +44,7 @@ class Process:
     answerer: DelayedAnswerer
 
 
-Start = Callable[[str, str], Awaitable[Process]]
+Start = Callable[..., Awaitable[Process]]  # (redis_url, name, stop_grace_s=STOP_GRACE_S)
 
 
 @pytest.fixture
@@ -58,14 +61,15 @@ async def start(api: SlackApiStandIn, built_store: VersionStore,
     """`await start(redis_url, name)`: a serving "process" (adapter, engine, journal named `name`) on Redis."""
     running: list[tuple[Process, Redis]] = []
 
-    async def start_one(redis_url: str, name: str) -> Process:
+    async def start_one(redis_url: str, name: str, stop_grace_s: float = STOP_GRACE_S) -> Process:
         redis = Redis.from_url(redis_url, socket_connect_timeout=0.5)
         handle = IndexHandle(built_store)
         handle.refresh()
         answerer = DelayedAnswerer(FactAnswerer(HybridRetriever(handle, embedder)), delay=0)
         engine = Engine(RedisState(redis, 10, 3600, 100, 600), answerer, StoreInfo("Test Shop", "Hello!"))
         adapter = SlackAdapter(SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET,
-                                             api_base_url=api.api_url, http_port=0, placeholder_after_s=5))
+                                             api_base_url=api.api_url, http_port=0, placeholder_after_s=5),
+                               stop_grace_s)
         await adapter.start(Services(engine, journal=Journal(redis, name, 600)))
         process = Process(adapter, SignedPoster(f"http://127.0.0.1:{adapter.port}/slack/events"), answerer)
         running.append((process, redis))
@@ -134,7 +138,8 @@ async def test_a_stopped_process_s_question_is_answered_by_the_other(
     """The first process takes the question and stops before answering it (its answer never comes); the other
     one adopts its journal and answers — once."""
     platform_journal = f"stopping{random.randrange(10**6)}"
-    one, _two = await start(redis_url, platform_journal), await start(redis_url, f"other{random.randrange(10**6)}")
+    one = await start(redis_url, platform_journal, stop_grace_s=0)  # stopped before its answer: no grace given
+    _two = await start(redis_url, f"other{random.randrange(10**6)}")
     one.answerer.delay = 60
     monkeypatch.setattr(journal_module, "ADOPT_AFTER_S", 0.0)  # no grace after connecting: adopt at once
     channel = f"D{random.randrange(10**8)}"
@@ -148,6 +153,33 @@ async def test_a_stopped_process_s_question_is_answered_by_the_other(
     [answer] = await api.wait_for("chat.postMessage", lambda p: p["channel"] == channel, within=15)
     await asyncio.sleep(0.5)
     assert str(answer["text"]).startswith("Shipping is free") and len(_answers(api, channel)) == 1
+
+
+async def test_a_process_stopping_answers_what_it_has_in_hand_before_it_leaves(
+    redis_url: str, start: Start, api: SlackApiStandIn,
+) -> None:
+    """SIGTERM (a deploy): the process takes no new event, answers the question it is answering and marks it
+    done, and only then stops saying it is alive — so no other process adopts and answers it again."""
+    name = f"leaving{random.randrange(10**6)}"
+    one = await start(redis_url, name)
+    one.answerer.delay = 1.0
+    channel = f"D{random.randrange(10**8)}"
+    status, _, _ = await one.post.event(direct_message(channel, "UBOB", "how much does delivery cost?", _ts()))
+    assert status == 200
+    await asyncio.sleep(0.2)  # taken, and being answered
+    stopping = asyncio.create_task(one.adapter.stop())
+    redis = Redis.from_url(redis_url)
+    try:
+        await asyncio.sleep(0.3)
+        with pytest.raises(aiohttp.ClientConnectionError):  # the port is closed: Slack retries the other process
+            await one.post.event(direct_message(channel, "UBOB", "can I pay with paypal?", _ts()))
+        assert await redis.exists(alive_key(name)) and not _answers(api, channel)  # still answering, still alive
+        await asyncio.wait_for(stopping, 10)
+        [answer] = _answers(api, channel)
+        assert answer.startswith("Shipping is free")
+        assert not await redis.exists(journal_key("slack", name), alive_key(name))  # done, and gone
+    finally:
+        await redis.aclose()
 
 
 async def test_an_event_whose_ts_is_not_a_number_is_still_answered(

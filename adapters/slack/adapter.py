@@ -32,10 +32,10 @@ from adapters.slack.questions import Questions
 from adapters.slack.settings import SlackSettings
 from adapters.slack.staff import StaffSenders
 from bot.app.services import Services
-from bot.app.settings import Settings
+from bot.app.settings import STOP_GRACE_S, Settings
 from bot.engine import Engine
 from bot.events import ButtonPress, Resolve, StaffReply
-from bot.store.journal import Taken
+from bot.store.journal import Journal, Taken
 from bot.store.outbox import start_consuming
 from bot.tasks import cancel_and_wait
 
@@ -45,8 +45,8 @@ TAKEN_IN = "storebot_taken_in"  # the context key for what `_take_in` took
 
 
 class SlackAdapter:
-    def __init__(self, settings: SlackSettings) -> None:
-        self._settings = settings
+    def __init__(self, settings: SlackSettings, stop_grace_s: float = STOP_GRACE_S) -> None:
+        self._settings, self._stop_grace_s = settings, stop_grace_s
         self.client = AsyncWebClient(token=settings.bot_token, retry_handlers=retry_handlers(),
                                      base_url=settings.api_base_url or AsyncWebClient.BASE_URL)
         self._poster = Poster(self.client)
@@ -64,6 +64,7 @@ class SlackAdapter:
         self.app.error(ErrorHandler(self._poster).on_error)
         self._background: list[asyncio.Task[None]] = []
         self._questions: Questions | None = None
+        self._journal: Journal | None = None
         self._engine: Engine | None = None
         self._commands: SlashCommands | None = None
         self._runner: web.AppRunner | None = None
@@ -71,7 +72,7 @@ class SlackAdapter:
         self.port: int | None = None  # the bound HTTP port (useful when configured as 0)
 
     async def start(self, services: Services) -> None:
-        self._engine = services.engine
+        self._engine, self._journal = services.engine, services.journal
         self._commands = SlashCommands(services.engine, self._poster, self._people, self._settings.command)
         self._questions = Questions(services.engine, self._poster, services.outbox, services.journal,
                                    self._settings.placeholder_after_s)
@@ -89,18 +90,26 @@ class SlackAdapter:
             await self._socket.connect_async()
             return
         path = self._settings.events_path
-        self._runner = web.AppRunner(web_app(self.app, path, self._settings.signing_secret))
+        self._runner = web.AppRunner(web_app(self.app, path, self._settings.signing_secret),
+                                     shutdown_timeout=self._stop_grace_s)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._settings.http_host, self._settings.http_port).start()
         self.port = self._runner.addresses[0][1]
         log.info("Slack events on http://%s:%s%s", self._settings.http_host, self.port, path)
 
     async def stop(self) -> None:
-        await cancel_and_wait(*self._background)
+        """Takes no new event, lets the questions in hand be answered (within the stop grace), then leaves: what
+        is still unanswered is adopted by another process at once."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._stop_grace_s
         if self._socket is not None:
             await self._socket.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
+        if self._journal is not None:
+            await self._journal.drain("slack", give_up - loop.time())
+        await cancel_and_wait(*self._background)
 
     async def run(self, services: Services) -> None:
         await self.start(services)
@@ -180,4 +189,4 @@ async def _button_value(body: dict[str, Any], respond: AsyncRespond) -> str | No
 
 
 def create(settings: Settings) -> SlackAdapter:
-    return SlackAdapter(load(SlackSettings))
+    return SlackAdapter(load(SlackSettings), settings.stop_grace_s)

@@ -30,7 +30,7 @@ from adapters.telegram.senders import ShopperSenders, answer_query
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.webhook import WebhookServer
 from bot.app.services import Services
-from bot.app.settings import Settings
+from bot.app.settings import STOP_GRACE_S, Settings
 from bot.engine import Engine
 from bot.events import Button, ButtonPress
 from bot.store.journal import Journal, Taken
@@ -46,7 +46,7 @@ BUTTON_FAILED = "Sorry, that didn't work. Please try again in a moment."
 
 
 class TelegramAdapter:
-    def __init__(self, settings: TelegramSettings) -> None:
+    def __init__(self, settings: TelegramSettings, stop_grace_s: float = STOP_GRACE_S) -> None:
         builder = ApplicationBuilder().token(settings.bot_token).concurrent_updates(PerChatOrder())
         if settings.flood_limits:
             # Keeps under Telegram's flood limits and retries a 429 after its retry_after.
@@ -54,14 +54,15 @@ class TelegramAdapter:
         if settings.api_base_url:
             builder = builder.base_url(settings.api_base_url)
         self.application: Application = builder.build()  # type: ignore[type-arg]
-        self._settings = settings
+        self._settings, self._stop_grace_s = settings, stop_grace_s
         self._policy: GroupPolicy | None = None
         self._core: Engine | None = None
         self._questions: Questions | None = None
         self._journal: Journal | None = None
         self._background: list[asyncio.Task[None]] = []
         self._retry_later: set[int] = set()
-        self._webhook = WebhookServer(self.application, settings, self._retry_later) if settings.webhook_url else None
+        self._webhook = (WebhookServer(self.application, settings, self._retry_later, stop_grace_s)
+                         if settings.webhook_url else None)
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
         # Every button press, known or not: an unanswered one keeps the shopper's client spinning.
         self.application.add_handler(CallbackQueryHandler(self._on_button))
@@ -89,11 +90,17 @@ class TelegramAdapter:
             self._background.append(await start_consuming(outbox, "telegram", ShopperSenders(me).deliver))
 
     async def stop(self) -> None:
-        await cancel_and_wait(*self._background)
+        """Takes no new update, lets those in hand be answered (within the stop grace), then leaves: what is
+        still unanswered is adopted by another process at once."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._stop_grace_s
         if self._webhook is not None:
-            await self._webhook.stop()
+            await self._webhook.stop()  # its port closed, then waits for the updates being handled
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
+        if self._journal is not None:
+            await self._journal.drain("telegram", give_up - loop.time())
+        await cancel_and_wait(*self._background)
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
@@ -176,4 +183,4 @@ class TelegramAdapter:
 
 
 def create(settings: Settings) -> TelegramAdapter:
-    return TelegramAdapter(load(TelegramSettings))
+    return TelegramAdapter(load(TelegramSettings), settings.stop_grace_s)

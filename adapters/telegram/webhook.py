@@ -23,24 +23,26 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 class WebhookServer:
     def __init__(self, application: Application, settings: TelegramSettings,  # type: ignore[type-arg]
-                 retry_later: set[int]) -> None:
+                 retry_later: set[int], stop_grace_s: float) -> None:
         self._application = application
         self._settings = settings
         self._retry_later = retry_later  # update ids the error handler judged worth Telegram's redelivery
         self._runner: web.AppRunner | None = None
+        self._stop_grace_s = stop_grace_s  # how long `stop` waits for the updates being handled
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post(f"/{self._settings.webhook_path.strip('/')}", self._on_update)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=self._stop_grace_s)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._settings.webhook_listen, self._settings.webhook_port).start()
         await self._application.bot.set_webhook(self._settings.webhook_url, secret_token=self._settings.webhook_secret,
                                                 allowed_updates=Update.ALL_TYPES)
 
     async def stop(self) -> None:
-        if self._runner is not None:
+        if self._runner is not None:  # the port closed, then the updates being handled waited for (the grace)
             await self._runner.cleanup()
+            self._runner = None
 
     async def _on_update(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")

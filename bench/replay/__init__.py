@@ -1,7 +1,8 @@
 """Replay and faults through two real `storebot serve telegram slack` processes.
 
     .venv/bin/python -m bench.replay [--events 1000] [--outage 20] [--think S] [--conversations 50] [--logs DIR]
-                                     [--scenarios abc] [--kills N] [--cluster] [--redis-empty]
+                                     [--scenarios abc] [--kills N] [--stop-signal kill|term] [--cluster]
+                                     [--redis-empty]
 
 Everything is the bench's own: a redis-server it starts (and stops during the outage), the demo store's
 knowledge base built with `storebot kb build` into a temporary KB_DATA_DIR, the Telegram Bot API and Slack
@@ -32,7 +33,9 @@ Scenarios, one after the other in the same processes, each with fresh conversati
       three are killed;
   (c) one serve process killed with SIGKILL once a third of the questions were acknowledged; `--kills N`
       runs it N times (the killed process started again before each) and sums them, since whether a reply
-      is in flight at the instant of one kill is chance. `--scenarios` picks which of a, b, c run.
+      is in flight at the instant of one kill is chance. `--stop-signal term` sends SIGTERM instead, as a
+      deploy or a scale-down does (`docker stop`): the process stops taking deliveries, answers what it has in
+      hand and exits, and the bench waits for it. `--scenarios` picks which of a, b, c run.
 
 Counted per platform: questions never answered (lost), answered more than once (duplicated), replies that
 arrived after the reply to a later question of the same conversation (out of order), apologies, time from a

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import random
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -67,8 +68,9 @@ async def main(args: argparse.Namespace) -> None:
         diagnoses: list[str] = []
         names = [n for n in ("a normal", "b Redis outage") if n[0] in args.scenarios]
         if "c" in args.scenarios:
-            names += ["c process killed"] if args.kills == 1 else \
-                [f"c process killed ({k + 1} of {args.kills})" for k in range(args.kills)]
+            stopped = "killed" if args.stop_signal == "kill" else "stopped (SIGTERM)"
+            names += [f"c process {stopped}"] if args.kills == 1 else \
+                [f"c process {stopped} ({k + 1} of {args.kills})" for k in range(args.kills)]
         for number, name in enumerate(names):
             if name.startswith("c") and processes[1].popen.poll() is not None:  # killed in the scenario before
                 processes[1] = start_process(1, work, env, telegram_api.base_url, slack_api.api_url)
@@ -80,7 +82,8 @@ async def main(args: argparse.Namespace) -> None:
             if name.startswith("b"):
                 fault = asyncio.create_task(redis_outage(scenario, redis, args.outage))
             elif name.startswith("c"):
-                fault = asyncio.create_task(kill_process(scenario, processes[1]))
+                how = signal.SIGKILL if args.stop_signal == "kill" else signal.SIGTERM
+                fault = asyncio.create_task(kill_process(scenario, processes[1], how))
             await run_scenario(scenario, deliveries, replies, think, rng)
             if fault is not None:
                 await fault
@@ -141,6 +144,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=1,
                         help="run scenario c this many times (the killed process is started again before each), "
                              "so the few questions a kill catches in flight are counted over many kill moments")
+    parser.add_argument("--stop-signal", choices=("kill", "term"), default="kill",
+                        help="how scenario c stops the process: SIGKILL, a crash (default), or SIGTERM, a deploy or "
+                             "a scale-down, after which it answers what it has in hand before it exits")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--logs", type=Path, default=None, help="keep the serve processes' logs in this directory")
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.replay.model import Conversation, Process, Scenario, lock_key
 from bench.replay.platforms import Replies
-from bot.store.journal import journal_key
+from bot.store.journal_keys import journal_key
 from bot.store.redis_keys import RedisClient
 from tests.redis_server import LocalCluster, RedisServer
 
@@ -51,15 +51,19 @@ async def redis_outage(scenario: Scenario, redis: RedisServer | Cluster, outage_
                            + ("empty" if not redis.append_only else "with its data (append-only file)"))
 
 
-async def kill_process(scenario: Scenario, process: Process) -> None:
+async def kill_process(scenario: Scenario, process: Process, how: signal.Signals = signal.SIGKILL) -> None:
+    """SIGKILL: a crash. SIGTERM: a deploy or a scale-down (`docker stop`), waited for until the process exits."""
     await scenario.fault_now.wait()
     if scenario.acked >= sum(len(c.questions) for c in scenario.conversations):
         scenario.fault_note = "not run: the scenario ended first"
         return
-    process.popen.send_signal(signal.SIGKILL)
-    scenario.fault_note = (f"process {process.number} (pid {process.popen.pid}) killed with SIGKILL at "
-                           f"{time.perf_counter() - scenario.started:.1f} s (after {scenario.acked} questions "
-                           "acknowledged)")
+    sent = time.perf_counter()
+    process.popen.send_signal(how)
+    scenario.fault_note = (f"process {process.number} (pid {process.popen.pid}) sent {how.name} at "
+                           f"{sent - scenario.started:.1f} s (after {scenario.acked} questions acknowledged)")
+    if how != signal.SIGKILL:
+        code = await asyncio.to_thread(process.popen.wait)
+        scenario.fault_note += f"; it exited (code {code}) {time.perf_counter() - sent:.1f} s later"
 
 
 def unanswered(scenario: Scenario) -> list[Conversation]:

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.store.journal import seen_key
+from bot.store.journal_keys import seen_key
 from bot.store.memory import RedisState
 
 

@@ -90,10 +90,10 @@ def kills_summary(kills: list[Scenario]) -> list[str]:
     for platform in ("telegram", "slack"):
         counts = [count(c for c in s.conversations if c.platform == platform) for s in kills]
         clean = sum(not (c.lost or c.duplicated or c.out_of_order) for c in counts)
-        out.append(f"- {len(kills)} kills, {platform}: {sum(c.questions for c in counts)} questions, lost "
-                   f"{sum(c.lost for c in counts)}, duplicated {sum(c.duplicated for c in counts)} (per kill: "
+        out.append(f"- {len(kills)} runs of scenario c, {platform}: {sum(c.questions for c in counts)} questions, "
+                   f"lost {sum(c.lost for c in counts)}, duplicated {sum(c.duplicated for c in counts)} (per run: "
                    f"{', '.join(str(c.duplicated) for c in counts)}), out of order "
-                   f"{sum(c.out_of_order for c in counts)}; kills with none of these: {clean} of {len(kills)}")
+                   f"{sum(c.out_of_order for c in counts)}; runs with none of these: {clean} of {len(kills)}")
     return out
 
 

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.handoff.hours import SupportHours
 from bot.store.connect import parse_redis_url
 
+STOP_GRACE_S = 8.0  # on SIGTERM, for the questions in hand; under `docker stop`'s 10 s before its SIGKILL
 DEMO_STORE = Path(__file__).resolve().parents[2] / "knowledge" / "demo_store"
 
 
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     memory_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     rate_limit_per_minute: int = Field(20, ge=1)
     dedupe_ttl_s: int = Field(600, ge=1)
+    # On SIGTERM (a deploy, a scale-down): how long the questions in hand get to be answered before exiting.
+    stop_grace_s: float = Field(STOP_GRACE_S, ge=0)
 
     # Handing conversations to people, feedback and reports
     handoff_to: Literal["", "slack"] = ""  # the platform where staff take conversations over; empty: no handoff

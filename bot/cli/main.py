@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -28,6 +29,7 @@ from knowledge.sources.records import SourceError
 app = typer.Typer(help="storebot: a chat bot for online stores.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 err_console = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger(__name__)
 SERVE_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MAX_LOG_MESSAGE = 2_000  # characters of a message in a JSON log line; the rest is cut, and said so
 MAX_LOG_TRACEBACK = 8_000  # characters of a traceback, its end kept (where the exception is)
@@ -126,20 +128,46 @@ def serve(ctx: typer.Context, platforms: list[str]) -> None:
         raise typer.Exit(2) from None
     try:
         asyncio.run(_serve(settings, adapters, platforms))
+    except asyncio.CancelledError:
+        log.info("stopped")  # by SIGTERM, once the questions in hand were answered
     except ModelMismatchError as err:
         err_console.print(f"{err}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
 
 
 async def _serve(settings: Settings, adapters: list[Adapter], platforms: Sequence[str] = ()) -> None:
-    """The adapters on one engine, with the health and metrics server (the outbox backlog of `platforms`)."""
+    """The adapters on one engine, with the health and metrics server (the outbox backlog of `platforms`).
+    SIGTERM (`docker stop`, a rolling deploy) stops it as Ctrl-C does: each adapter stops taking messages and
+    answers those in hand (within STOP_GRACE_S) before it exits; a second SIGTERM ends it at once."""
+    _stop_on_sigterm(asyncio.get_running_loop(), asyncio.current_task())
     async with running_engine(settings) as running:
         if running.handle.version is None:
             err_console.print("No knowledge base built yet: run `storebot kb build` first.",
                               style="red", markup=False, highlight=False)
             raise typer.Exit(1)
         async with health_and_metrics(settings, running.metrics, platforms):
-            await asyncio.gather(*(adapter.run(running.services) for adapter in adapters))
+            serving = [asyncio.create_task(adapter.run(running.services)) for adapter in adapters]
+            try:
+                await asyncio.gather(*serving)
+            finally:
+                # Cancelled, gather gives up as soon as one adapter has stopped; each must finish its stop (the
+                # questions in hand answered) before the engine and Redis close. One cancel each: a second would
+                # cut a stop short.
+                for task in serving:
+                    if not task.cancelling():
+                        task.cancel()
+                if serving:
+                    await asyncio.wait(serving)
+
+
+def _stop_on_sigterm(loop: asyncio.AbstractEventLoop, serving: asyncio.Task[None] | None) -> None:
+    def stop() -> None:
+        log.info("SIGTERM: stopping once the questions in hand are answered")
+        loop.remove_signal_handler(signal.SIGTERM)  # the default again: a second SIGTERM ends it at once
+        if serving is not None:
+            serving.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
 
 
 def main() -> None:

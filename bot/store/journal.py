@@ -10,7 +10,8 @@ an "alive" key fresh; `run` adopts the journal of a process whose key lapsed (ki
 what it left. A platform's redelivery of such a question meets its seen mark and is dropped: the journal,
 not the platform, makes sure it is answered. A take whose reply was lost with its connection leaves the
 question marked as this process's: its next delivery here, or `run`'s sweep of this process's own journal
-(what it has not in hand), answers it.
+(what it has not in hand), answers it. A process told to stop (SIGTERM) `drain`s first: its adapters take
+nothing new, and what it has in hand is answered and done before its alive key goes.
 
 Keys: the seen mark and the pending set share the conversation's hash tag (one Lua script writes both, also
 in a Redis Cluster); journals are one key per process.
@@ -29,8 +30,8 @@ from functools import partial
 from typing import Any
 
 from bot.store import scripts
-from bot.store.memory import RedisState
-from bot.store.redis_keys import PREFIX, RedisClient, as_text, same_slot
+from bot.store.journal_keys import alive_key, journal_key, journals_key, pending_key, seen_key
+from bot.store.redis_keys import RedisClient, as_text
 from bot.tasks import Connected, cancel_and_wait, retry_passing, supervised
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ TURN_POLL_S = (0.005, 0.25)
 LOCAL_WAIT_S = 1.0
 ORDER_WAIT_S = 90.0  # a question waits at most this long for an earlier one (lost with a Redis wiped clean)
 PENDING_TTL_S = 24 * 3600  # a pending set left by a lost question stops holding its conversation after a day
+DRAIN_POLL_S = 0.05
 ADOPT_LEASE_MS = 120_000  # one process adopts a dead journal; if it dies too, another takes over after this
 
 
@@ -73,37 +75,12 @@ def platform_order(value: object) -> float:
     return order if math.isfinite(order) else 0.0
 
 
-def _key(platform: str, conversation: str, what: str) -> str:
-    """One of the conversation's keys: in the cluster slot of its memory."""
-    return same_slot(RedisState.memory_key(platform, conversation), what)
-
-
-def seen_key(platform: str, conversation: str, event: str) -> str:
-    """Marks an event taken; its value names the process that took it."""
-    return _key(platform, conversation, f"seen:{event}")
-
-
 def _pending(taken: Taken) -> str:
-    """The conversation's questions taken and not yet answered, scored by the platform's order."""
-    return _key(taken.platform, taken.conversation, "pending")
-
-
-def journal_key(platform: str, consumer: str) -> str:
-    return f"{PREFIX}:journal:{platform}:{consumer}"
-
-
-def _journals(platform: str) -> str:
-    return f"{PREFIX}:journals:{platform}"  # every process that keeps a journal for the platform
+    return pending_key(taken.platform, taken.conversation)
 
 
 def _forget(adopting: dict[str, asyncio.Task[None]], name: str, _: object) -> None:
     adopting.pop(name, None)
-
-
-def _alive(consumer: str) -> str:
-    return f"{PREFIX}:alive:{consumer}"
-
-
 
 
 class Journal:
@@ -116,6 +93,7 @@ class Journal:
         self._done_here: dict[tuple[str, str], asyncio.Event] = {}  # per (platform, conversation): set on a finish
         # Per (platform, conversation): the order of each of its questions being processed here (event → order).
         self._processing: dict[tuple[str, str], dict[str, float]] = {}
+        self._running: set[str] = set()  # the platforms whose `run` keeps this process's (one) alive key fresh
 
     async def take(self, platform: str, conversation: str, event: str, order: float, payload: str) -> Taken | None:
         """The question, journalled and pending; None for a delivery again of an event already taken.
@@ -208,6 +186,18 @@ class Journal:
         if done is not None:
             done.set()  # its waiters here look at once
 
+    async def drain(self, platform: str, within_s: float) -> None:
+        """Stopping (SIGTERM): waits, at most `within_s`, until the questions of `platform` this process has
+        in hand are answered and done — the adapter has stopped taking new ones — so that none is answered again
+        by the process that adopts what is left: that one could not tell a reply sent from one never sent."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + within_s
+        # Polled: questions leave `_in_hand` in several places (done, dropped as taken elsewhere, failed).
+        while (left := sum(p == platform for p, _ in self._in_hand)) and loop.time() < give_up:  # noqa: ASYNC110
+            await asyncio.sleep(DRAIN_POLL_S)
+        if left:
+            log.warning("stopping with %d %s question(s) in hand: another process answers them", left, platform)
+
     async def run(self, platform: str, answer_again: Callable[[Taken], Awaitable[None]]) -> None:
         """Until cancelled: keeps this process marked alive, and adopts the journal of any process that is not."""
         adopting: dict[str, asyncio.Task[None]] = {}
@@ -217,8 +207,8 @@ class Journal:
             since = loop.time()
             while True:
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.set(_alive(self.consumer), 1, ex=ALIVE_TTL_S)
-                    pipe.sadd(_journals(platform), self.consumer)
+                    pipe.set(alive_key(self.consumer), 1, ex=ALIVE_TTL_S)
+                    pipe.sadd(journals_key(platform), self.consumer)
                     await pipe.execute()
                 connected()
                 if self.consumer not in adopting:  # what this process took and lost track of (see `take`)
@@ -227,19 +217,22 @@ class Journal:
                 await asyncio.sleep(HEARTBEAT_S)
                 if loop.time() - since < ADOPT_AFTER_S:
                     continue  # just (re)connected: the others may not have said they are alive yet
-                for other in map(as_text, await self._redis.smembers(_journals(platform))):
-                    if other == self.consumer or other in adopting or await self._redis.exists(_alive(other)):
+                for other in map(as_text, await self._redis.smembers(journals_key(platform))):
+                    if other == self.consumer or other in adopting or await self._redis.exists(alive_key(other)):
                         continue
                     # A task of its own: answering what it left takes a while, and the heartbeat must go on.
                     adopting[other] = asyncio.create_task(self._adopt(platform, other, answer_again))
                     adopting[other].add_done_callback(partial(_forget, adopting, other))
 
+        self._running.add(platform)
         try:
             await supervised(f"journal {platform}", beat_and_adopt)
         finally:
+            self._running.discard(platform)
             await cancel_and_wait(*adopting.values())
-            with contextlib.suppress(Exception):  # stopping: whatever is left here is adopted at once
-                await self._redis.delete(_alive(self.consumer))
+            if not self._running:  # the last platform stopped: whatever is left here is adopted at once
+                with contextlib.suppress(Exception):
+                    await self._redis.delete(alive_key(self.consumer))
 
     async def _adopt(self, platform: str, owner: str, answer_again: Callable[[Taken], Awaitable[None]]) -> None:
         """Answers what a stopped process's journal holds — or this process's own entries it no longer has in
@@ -265,7 +258,7 @@ class Journal:
                     self._in_hand.discard((platform, t.event))
                     await self._finish(t)
             if not own and not await self._redis.hlen(journal):
-                await self._redis.srem(_journals(platform), owner)
+                await self._redis.srem(journals_key(platform), owner)
             if not own:
                 await self._redis.delete(f"{journal}:adopter")
         except Exception:  # Redis went away meanwhile: the lease runs out and the next look adopts it again
