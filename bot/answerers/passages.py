@@ -32,6 +32,19 @@ LIST_LINES = 3
 NEW_TOPIC_NEAR = 0.15  # a follow-up that alone finds another entry this close to confident, and
 NEW_TOPIC_MARGIN = 0.1  # this far ahead of the next, is about that entry
 _QUESTION_WORD = re.compile(r"\b(?:how|what|when|where|which|who|why|can|could|do|does|is|are|will|would)\b", re.I)
+# A sentence about the page itself ("Here are our delivery and returns policies…", "This policy describes…",
+# "Please read these terms carefully") names the topic without saying anything about it: it never answers.
+_ABOUT_THE_PAGE = re.compile(
+    r"^(?:here (?:are|is)|below (?:are|is|you)|the following|this (?:page|section|policy|notice|document|statement)"
+    r" (?:describes|explains|sets out|covers|outlines|applies|tells)|please (?:read|review)|we hope you|welcome to|"
+    r"thank(?:s| you) for (?:shopping|visiting|choosing))\b", re.I)
+# Asked for a policy as a whole ("what's your return policy?"), its rules answer — what must be, cannot be,
+# within how long — rather than the how-to around them (packing slips, labels).
+_ASKS_POLICY = re.compile(r"\b(?:polic(?:y|ies)|rules?|terms|conditions)\b", re.I)
+_RULE = re.compile(r"\b(?:must|cannot|can't|can ?not|may not|only|within|required|eligible|non-?refundable|"
+                   r"not (?:be )?(?:accepted|eligible|returnable|refundable))\b", re.I)
+RULE_BAND = 0.2  # ... among the sentences this close to the best one (on the topic asked about)
+RULE_BONUS = 0.21  # (more than the band: such a rule goes first)
 _AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:dollars?|euros?|pounds?)")
 
 
@@ -86,6 +99,7 @@ class PassageAnswerer:
     async def _sentences(self, question: str, query: str, passages: list[Passage], topic: str) -> Reply | None:
         units = [unit for p in passages for unit in _units(p)]
         ranked = await self._picker.rank(question, [u.text for u in units])
+        ranked = _as_answers(question, ranked, {i for i, u in enumerate(units) if u.rows})
         if topic:
             # A follow-up ("how long will it take to get here?") is read on its own, but the section that
             # answered the last question comes first when it holds an answer.
@@ -110,6 +124,18 @@ class PassageAnswerer:
                        if units[u].passage is top.passage][:LIST_LINES]
         text = " ".join(r.text for r in chosen)
         return _from(shorten(text, MAX_REPLY_CHARS), top.passage, query)
+
+
+def _as_answers(question: str, ranked: list[Ranked], table_rows: set[int]) -> list[Ranked]:
+    """The ranking as answers: a sentence about the page itself is dropped (unless nothing else is left), and
+    for a question about a policy as a whole, its rules (not a table's rows) come first."""
+    answers = [r for r in ranked if not _ABOUT_THE_PAGE.search(r.text)] or ranked
+    if _ASKS_POLICY.search(question) and answers:
+        band = answers[0].similarity - RULE_BAND
+        answers = [Ranked(r.index, r.text, r.similarity + RULE_BONUS)
+                   if r.similarity >= band and r.index not in table_rows and _RULE.search(r.text) else r
+                   for r in answers]
+    return sorted(answers, key=lambda r: r.similarity, reverse=True)
 
 
 def _stands_out(passages: list[Passage], live: LiveIndex) -> bool:
