@@ -40,6 +40,7 @@ class Focus:
     question: str = ""  # the question it answered, as resolved (for follow-ups on a topic)
     options: tuple[tuple[str, str], ...] = ()  # the variant of the first product it was about ("L", "Red")
     alike: bool = False  # answered for each product alike ("how much is the tent?" with two), not best first
+    kind: str = ""  # the kind a list was of ("yoga pants"): "which is the cheapest?" then ranks all of it
 
 
 @dataclass(frozen=True, slots=True)

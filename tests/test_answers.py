@@ -119,3 +119,16 @@ async def test_a_question_about_something_not_sold_declines(bot: TestBot) -> Non
 
 def test_demo_conversation_file_exists() -> None:
     assert (Path(__file__).parent / "conversations" / "demo_store.yml").is_file()
+
+
+async def test_the_cheapest_after_a_list_is_of_every_one_of_that_kind(bot: TestBot, redis: Redis) -> None:
+    """Three of the six jackets are shown; "which is the cheapest?" is about all six (the €89.00 rain jacket was
+    not shown, and "our cheapest item" would be wrong), and "and the most expensive?" stays with jackets."""
+    listed = await bot.ask("do you have jackets?")
+    assert "and 3 more" in listed.text and "Cirrus" not in listed.text
+    stored = await redis.lrange(RedisState.memory_key(bot.platform, bot.conversation), -1, -1)
+    assert json.loads(stored[0])["focus"]["kind"] == "jackets"  # kept in Redis with the turn
+    cheapest = await bot.ask("which is the cheapest?")
+    assert cheapest.text.startswith("The cheapest of our jackets is the Cirrus Packable Rain Jacket at €89.00.")
+    priciest = await bot.ask("and the most expensive?")
+    assert priciest.text.startswith("The most expensive of our jackets is the Aurora Down Parka Women's at €329.00.")

@@ -31,7 +31,9 @@ def answer_catalogue(ask: CatalogueAsk, kind: str, candidates: list[ProductRecor
     priced.sort(key=lambda pair: pair[1], reverse=ask.order == "priciest")
     best, rest = priced[0][0], [p for p, _ in priced[1:LISTED]]
     word = "most expensive" if ask.order == "priciest" else "cheapest"
-    text = f"Our {word} {label} is the {best.title} at {price_text(best)}."
+    plural = label.endswith("s") and not label.endswith("ss")
+    lead = f"The {word} of our {label}" if plural else f"Our {word} {label}"  # not "our cheapest socks is"
+    text = f"{lead} is the {best.title} at {price_text(best)}."
     if rest:
         text += f" Next: {join_words([f'{p.title} ({price_text(p)})' for p in rest])}."
     return CatalogueAnswer(text, (best, *rest))

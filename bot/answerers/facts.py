@@ -10,10 +10,10 @@ from bot.answerers.intents import POLICY, catalogue_ask, catalogue_words, facets
 from bot.answerers.passages import Knowledge, PassageAnswerer
 from bot.answerers.phrasing import join_words, price_text
 from bot.answerers.products import Context, answer_product
-from bot.answerers.replies import decline, list_reply, product_citation, product_reply
+from bot.answerers.replies import decline, list_reply, product_reply
 from bot.answerers.sentences import SentencePicker
 from bot.answerers.smalltalk import small_talk_kind, small_talk_reply
-from bot.types import Focus, Reply, Turn, focus_of
+from bot.types import Reply, Turn, focus_of
 from knowledge.index.live import LiveIndex
 from knowledge.index.product_match import ProductMatch
 from knowledge.sources.records import ProductRecord
@@ -50,7 +50,7 @@ class FactAnswerer:
         focus = focus_of(history)
         in_focus = [p for p in (live.catalog.get(i) for i in (focus.products if focus else ())) if p is not None]
         previous = next((t.text for t in reversed(history) if t.role == "shopper"), "")
-        listed = self._catalogue(question, live, in_focus)
+        listed = self._catalogue(question, live, in_focus, focus.kind if focus else "")
         if listed is not None:
             return listed
         matches = live.matcher.match(question)
@@ -98,7 +98,8 @@ class FactAnswerer:
                     return product_reply(answer.text, in_focus[0], True, answer.options)
         return await self._passages.answer(question, topic, live)
 
-    def _catalogue(self, question: str, live: LiveIndex, in_focus: list[ProductRecord]) -> Reply | None:
+    def _catalogue(self, question: str, live: LiveIndex, in_focus: list[ProductRecord], listed_kind: str
+                   ) -> Reply | None:
         ask = catalogue_ask(question)
         refers_to_list = len(in_focus) > 1 and bool(_LIST_REFERENCE.search(question))
         if ask is None:
@@ -110,12 +111,15 @@ class FactAnswerer:
                 return None
             return list_reply(f"Of those, {_titles_with_prices(chosen)}.", chosen)
         words = catalogue_words(question)
+        if listed_kind and not _kind_label(words):
+            # "which is the cheapest?" after "do you have yoga pants?" (3 shown of 9): of all the yoga pants
+            words, refers_to_list = listed_kind, False
         candidates = in_focus if refers_to_list else live.matcher.of_kind(words)
         if not candidates:
             return decline()
-        answer = answer_catalogue(ask, "" if refers_to_list else _kind_label(words), candidates)
-        return Reply(answer.text, tuple(product_citation(p) for p in answer.products), confident=answer.confident,
-                     mode="extractive", focus=Focus(tuple(p.id for p in answer.products)))
+        kind = "" if refers_to_list else _kind_label(words)
+        answer = answer_catalogue(ask, kind, candidates)
+        return list_reply(answer.text, answer.products, kind=kind, confident=answer.confident)
 
     def _product(self, question: str, live: LiveIndex, named: ProductMatch | None, in_focus: list[ProductRecord],
                  matches: list[ProductMatch]) -> tuple[ProductRecord | None, bool]:
@@ -165,7 +169,7 @@ class FactAnswerer:
             return product_reply(text, product, True, ())
         more = f", and {len(found) - LISTED} more" if len(found) > LISTED else ""
         return list_reply(f"Yes, we have {_kind_label(thing) or 'those'}: {_titles_with_prices(found[:LISTED])}"
-                           f"{more}.", found[:LISTED])
+                          f"{more}.", found[:LISTED], kind=thing)
 
 
 def _names_a_kind(thing: str, named: ProductMatch, kind: list[ProductRecord]) -> bool:

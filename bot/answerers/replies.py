@@ -24,6 +24,7 @@ def product_reply(text: str, product: ProductRecord, confident: bool = True,
                  mode="extractive", focus=Focus((product.id,), options=options))
 
 
-def list_reply(text: str, products: list[ProductRecord] | tuple[ProductRecord, ...], alike: bool = False) -> Reply:
-    return Reply(text, tuple(product_citation(p) for p in products), mode="extractive",
-                 focus=Focus(tuple(p.id for p in products), alike=alike))
+def list_reply(text: str, products: list[ProductRecord] | tuple[ProductRecord, ...], alike: bool = False,
+               kind: str = "", confident: bool = True) -> Reply:
+    return Reply(text, tuple(product_citation(p) for p in products), confident=confident, mode="extractive",
+                 focus=Focus(tuple(p.id for p in products), alike=alike, kind=kind))

@@ -48,7 +48,7 @@ def _turn(raw: bytes | str) -> Turn:
     return Turn(data["role"], data["text"], citations, data.get("mode", ""), data.get("confident", True),
                 data.get("model", ""), Focus(tuple(focus["products"]), focus["topic"], focus.get("question", ""),
                                             tuple((n, v) for n, v in focus.get("options", ())),
-                                            bool(focus.get("alike", False)))
+                                            bool(focus.get("alike", False)), str(focus.get("kind", "")))
                 if focus else None, data.get("user", ""))
 
 
