@@ -10,7 +10,7 @@ from bot.answerers.catalogue import answer_catalogue
 from bot.answerers.facts import _names_a_kind
 from bot.answerers.grounding import fact_block, unsupported_figures
 from bot.answerers.intents import CatalogueAsk, catalogue_ask, facets, variant_ask
-from bot.answerers.phrasing import money, size_span
+from bot.answerers.phrasing import money, option_phrase, size_span
 from bot.answerers.smalltalk import small_talk_kind
 from knowledge.index.catalog import Catalog
 from knowledge.index.product_match import ProductMatcher
@@ -107,6 +107,8 @@ def test_money_and_sizes() -> None:
     assert money(Decimal("5"), "CHF") == "5.00 CHF" and money(Decimal("5"), "") == "5.00"
     assert size_span(["XS", "S", "M", "L", "XL"]) == "XS–XL"
     assert size_span(["28", "29"]) == "28 and 29"
+    assert option_phrase("Size", ["One size"]) == "in one size" and option_phrase("Size", ["OS"]) == "in one size"
+    assert option_phrase("Size", ["M", "L"]) == "in sizes M and L"
 
 
 def test_llm_figures_checked_against_the_record() -> None:

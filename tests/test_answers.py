@@ -132,3 +132,11 @@ async def test_the_cheapest_after_a_list_is_of_every_one_of_that_kind(bot: TestB
     assert cheapest.text.startswith("The cheapest of our jackets is the Cirrus Packable Rain Jacket at €89.00.")
     priciest = await bot.ask("and the most expensive?")
     assert priciest.text.startswith("The most expensive of our jackets is the Aurora Down Parka Women's at €329.00.")
+
+
+async def test_asked_whether_we_have_a_product_the_answer_starts_with_yes(bot: TestBot) -> None:
+    socks = await bot.ask("do you have the liner socks?")
+    assert socks.text.startswith("Yes, we have the Liner Socks, at €14.00."), socks.text
+    tent = await bot.ask("do you guys sell the nomad tent?")  # "sell" is not a detail asked about
+    assert tent.text.startswith("Yes, we have the Nomad 1 Ultralight Tent, at €279.00."), tent.text
+    assert "in one size" in tent.text and "sizes one size" not in tent.text

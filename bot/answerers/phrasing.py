@@ -49,6 +49,8 @@ def option_phrase(name: str, values: tuple[str, ...] | list[str]) -> str:
     if re.search(r"colou?r", lowered):
         return f"in {join_words(shown, 'and')}"
     if "size" in lowered:
+        if len(values) == 1 and re.fullmatch(r"one[ -]?size(?: fits (?:all|most))?|os|o/s", values[0].strip(), re.I):
+            return "in one size"  # not "in sizes one size"
         return f"in sizes {size_span(list(values))}"
     return f"with {lowered} {join_words(shown, 'or')}"
 

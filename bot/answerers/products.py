@@ -36,7 +36,8 @@ _FILLER = frozenset(
         "available", "stock", "price", "cost", "much", "sku", "colour", "colours", "color", "colors", "size", "sizes",
         "exact", "also", "too", "yes", "no", "not", "sale", "actually", "really", "still", "now", "right", "then",
         "just", "exactly", "instead", "version", "options", "option", "variant", "kind", "tell", "more", "info",
-        "information", "details", "describe", "know", "like", "want", "looking", "interested", "thinking", "buying"
+        "information", "details", "describe", "know", "like", "want", "looking", "interested", "thinking", "buying",
+        "sell", "carry", "offer", "guys"
     ]
 )
 
@@ -66,7 +67,8 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
         # "and the 55 cm one?" asks what the last question asked, and its price
         asked = dataclasses.replace(facets(context.previous_question), price=True)
     elif bare and not wanted.chosen and not wanted.missing:
-        return ProductAnswer(_overview(product))  # "tell me about the tent", "ok what about a foam roller"
+        # "tell me about the tent", "ok what about a foam roller"; "do you have the liner socks?" gets its yes
+        return ProductAnswer(_overview(product, yes=bool(_HAVE.search(question))))
     if not wanted.chosen and not wanted.missing and context.options:
         wanted = VariantAsk(context.options, ())
     variants = _matching(product, wanted)
@@ -237,6 +239,8 @@ async def _details(product: ProductRecord, question: str, picker: SentencePicker
     return ProductAnswer(text)
 
 
+_HAVE = re.compile(r"^\s*(?:do|does|d'you)\s+(?:you|u|ya)\s+(?:guys\s+)?(?:sell|have|carry|stock|offer|got)\b|"
+                   r"^\s*(?:have|got) you got\b|^\s*is there\b", re.I)
 _CONTENTS = re.compile(r"\bwhat'?s in\b|\bwhat (?:is|comes) in\b|\bcomes? with\b|\binclud|\bcontents?\b", re.I)
 # How shoppers ask about a description, and the words descriptions answer with. The product's own name is
 # dropped from the question: "whats the grayson crewneck made of" otherwise matches the sentence that names
@@ -270,9 +274,11 @@ def _list_items(description: str) -> list[str]:
     return [line for line in lines if len(line.split()) <= MAX_ITEM_WORDS][:MAX_ITEMS]
 
 
-def _overview(product: ProductRecord) -> str:
-    """What it is, what it costs, what it comes in: the first sentence, the price and the options."""
-    parts = [_summary(product)]
+def _overview(product: ProductRecord, yes: bool = False) -> str:
+    """What it is, what it costs, what it comes in: the first sentence, the price and the options; asked whether
+    we have it, yes first."""
+    price = price_text(product)
+    parts = [f"Yes, we have the {product.title}" + (f", at {price}." if price else ".") if yes else _summary(product)]
     if product.options:
         parts.append(f"It comes {_all_options(product)}.")
     first = next(iter(split_sentences(product.description)), "")
