@@ -9,7 +9,7 @@ import pytest
 from bot.answerers.catalogue import answer_catalogue
 from bot.answerers.facts import _names_a_kind
 from bot.answerers.grounding import fact_block, unsupported_figures
-from bot.answerers.intents import CatalogueAsk, catalogue_ask, facets, variant_ask
+from bot.answerers.intents import CatalogueAsk, catalogue_ask, facets, price_comparison, variant_ask
 from bot.answerers.phrasing import money, option_phrase, size_span
 from bot.answerers.smalltalk import small_talk_kind
 from knowledge.index.catalog import Catalog
@@ -52,6 +52,9 @@ def test_facets_of_a_question() -> None:
     assert catalogue_ask("any men's tees under $25?") == CatalogueAsk("under", Decimal("25"))
     assert catalogue_ask("what's the cheapest jacket") == CatalogueAsk("cheapest")
     assert catalogue_ask("and the most expensive one?") == CatalogueAsk("priciest")
+    assert price_comparison("which one is more expensive?") == CatalogueAsk("priciest")
+    assert catalogue_ask("i live in hawaii, is shipping more expensive?") is None  # no products ranked
+    assert price_comparison("is the tent more expensive than the pad?") is None  # two named: not a ranking
 
 
 def test_variant_asked_for_and_missing() -> None:

@@ -140,3 +140,24 @@ async def test_asked_whether_we_have_a_product_the_answer_starts_with_yes(bot: T
     tent = await bot.ask("do you guys sell the nomad tent?")  # "sell" is not a detail asked about
     assert tent.text.startswith("Yes, we have the Nomad 1 Ultralight Tent, at €279.00."), tent.text
     assert "in one size" in tent.text and "sizes one size" not in tent.text
+
+
+async def test_which_one_compares_the_products_just_named(bot: TestBot) -> None:
+    """After both tents: "which one is cheaper?" names it among the two (not "our cheapest item"), "which is more
+    expensive?" the other, and "which one is lighter?" gives each tent's weight from its description."""
+    await bot.ask("how much is the tent?")
+    cheaper = await bot.ask("which one is cheaper?")
+    assert cheaper.text == ("Of the two, the cheaper is the Nomad 1 Ultralight Tent at €279.00; the Summit Pro 2 "
+                            "Four-Season Tent costs €449.00.")
+    dearer = await bot.ask("which is more expensive?")
+    assert dearer.text.startswith("Of the two, the more expensive is the Summit Pro 2 Four-Season Tent at €449.00")
+    lighter = await bot.ask("which one is lighter?")
+    assert "1.05 kg" in lighter.text and "3.0 kg" in lighter.text, lighter.text
+
+
+async def test_a_comparison_says_which_products_it_cannot_compare(bot: TestBot) -> None:
+    await bot.ask("do you have backpacks?")
+    bigger = await bot.ask("which one is bigger?")
+    assert "45 litres" in bigger.text and "I can't find that in the details I have for the Pathfinder 28 Daypack" \
+        in bigger.text, bigger.text
+    assert "Sizes: one adjustable size" not in bigger.text

@@ -11,6 +11,7 @@ from bot.answerers.phrasing import join_words, money, price_text
 from knowledge.sources.records import ProductRecord
 
 LISTED = 3
+_COMPARATIVE = {"cheapest": "cheaper", "most expensive": "more expensive"}
 LISTED_UNDER = 5
 
 
@@ -21,7 +22,9 @@ class CatalogueAnswer:
     confident: bool = True
 
 
-def answer_catalogue(ask: CatalogueAsk, kind: str, candidates: list[ProductRecord]) -> CatalogueAnswer:
+def answer_catalogue(ask: CatalogueAsk, kind: str, candidates: list[ProductRecord], of_those: bool = False
+                     ) -> CatalogueAnswer:
+    """The cheapest or dearest of a kind (or, `of_those`, of the products just shown), or those under a price."""
     priced = [(p, low) for p in candidates if (low := _lowest(p)) is not None]
     label = kind.strip() or "item"
     if not priced:
@@ -32,8 +35,13 @@ def answer_catalogue(ask: CatalogueAsk, kind: str, candidates: list[ProductRecor
     best, rest = priced[0][0], [p for p, _ in priced[1:LISTED]]
     word = "most expensive" if ask.order == "priciest" else "cheapest"
     plural = label.endswith("s") and not label.endswith("ss")
-    lead = f"The {word} of our {label}" if plural else f"Our {word} {label}"  # not "our cheapest socks is"
+    if of_those:  # not "our cheapest item": the store may sell cheaper things than those shown
+        lead = f"Of the two, the {_COMPARATIVE[word]}" if len(priced) == 2 else f"Of those, the {word}"
+    else:
+        lead = f"The {word} of our {label}" if plural else f"Our {word} {label}"  # not "our cheapest socks is"
     text = f"{lead} is the {best.title} at {price_text(best)}."
+    if of_those and len(priced) == 2:
+        return CatalogueAnswer(f"{text[:-1]}; the {rest[0].title} costs {price_text(rest[0])}.", (best, *rest))
     if rest:
         text += f" Next: {join_words([f'{p.title} ({price_text(p)})' for p in rest])}."
     return CatalogueAnswer(text, (best, *rest))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.answerers.catalogue import answer_catalogue
-from bot.answerers.intents import POLICY, catalogue_ask, catalogue_words, facets, variant_ask
+from bot.answerers.intents import POLICY, catalogue_ask, catalogue_words, facets, price_comparison, variant_ask
 from bot.answerers.passages import Knowledge, PassageAnswerer
 from bot.answerers.phrasing import join_words, price_text
 from bot.answerers.products import Context, answer_product
@@ -30,6 +30,13 @@ _PLURAL = re.compile(r"\b(?:they|them|those|these|both|each|all of them)\b", re.
 _LIST_REFERENCE = re.compile(r"\b(?:those|these|them|of them|which one|which)\b", re.IGNORECASE)
 _EXISTS = re.compile(r"^(?:do|does|d'you)\s+(?:you|u|ya|y'all)\s+(?:guys\s+)?(?:sell|have|carry|stock|offer|do|got)"
                      r"\s+(.+)|^(?:any|got any)\s+(.+)", re.IGNORECASE)
+# "which one is lighter?" after two tents: the detail compared, for each of them
+_COMPARED = (
+    (re.compile(r"\b(?:lighter|heavier|weighs? (?:less|more))\b", re.I), "how heavy is it?"),
+    (re.compile(r"\b(?:bigger|smaller|larger|roomier|more compact|longer|shorter|wider|narrower)\b", re.I),
+     "how big is it, what capacity?"),
+    (re.compile(r"\bwarmer\b", re.I), "how warm is it?"),
+)
 _BARE_THING = re.compile(r"^(?:(?:and|ok|okay|so|also)[, ]+)*(?:what about|how about)?\s*(?:an?|the|some|any)?\s*"
                          r"([a-z][a-z' -]{2,30})\??$", re.IGNORECASE)
 
@@ -53,6 +60,9 @@ class FactAnswerer:
         listed = self._catalogue(question, live, in_focus, focus.kind if focus else "")
         if listed is not None:
             return listed
+        compared = _compared_detail(question) if len(in_focus) > 1 else None
+        if compared is not None:
+            return await self._compare(in_focus, compared)
         matches = live.matcher.match(question)
         named = matches[0] if matches and matches[0].named else None
         if named is not None and POLICY.search(question) and not (named.exact_sku or named.coverage >= FULL_NAME):
@@ -100,8 +110,8 @@ class FactAnswerer:
 
     def _catalogue(self, question: str, live: LiveIndex, in_focus: list[ProductRecord], listed_kind: str
                    ) -> Reply | None:
-        ask = catalogue_ask(question)
         refers_to_list = len(in_focus) > 1 and bool(_LIST_REFERENCE.search(question))
+        ask = catalogue_ask(question) or (price_comparison(question) if refers_to_list else None)
         if ask is None:
             if not refers_to_list:
                 return None
@@ -118,7 +128,7 @@ class FactAnswerer:
         if not candidates:
             return decline()
         kind = "" if refers_to_list else _kind_label(words)
-        answer = answer_catalogue(ask, kind, candidates)
+        answer = answer_catalogue(ask, kind, candidates, of_those=refers_to_list)
         return list_reply(answer.text, answer.products, kind=kind, confident=answer.confident)
 
     def _product(self, question: str, live: LiveIndex, named: ProductMatch | None, in_focus: list[ProductRecord],
@@ -157,6 +167,20 @@ class FactAnswerer:
             return product_reply(answers[0].text, products[0], True, answers[0].options)
         return list_reply(" ".join(a.text for a in answers), products[:LISTED], alike=True)
 
+    async def _compare(self, products: list[ProductRecord], detail: str) -> Reply:
+        """The detail compared, for each product whose description gives it, and which ones it can't be found for
+        (descriptions differ: one gives litres, another only a torso length)."""
+        shown = products[:LISTED]
+        answers = [await answer_product(p, detail, self._picker) for p in shown]
+        found = [(a, p) for a, p in zip(answers, shown, strict=True) if a.confident]
+        if not found:
+            return product_reply(answers[0].text, shown[0], confident=False)
+        missing = [f"the {p.title}" for a, p in zip(answers, shown, strict=True) if not a.confident]
+        text = " ".join(a.text if a.text.rstrip()[-1:] in ".!?" else f"{a.text.rstrip()}." for a, _ in found)
+        if missing:
+            text += f" I can't find that in the details I have for {join_words(missing)}."
+        return list_reply(text, shown, alike=True)  # all of them stay in focus: "and which is lighter?"
+
     def _exists(self, thing: str, found: list[ProductRecord] | None, live: LiveIndex) -> Reply | None:
         """The products `found` of the kind asked for, or None (an FAQ or page may still answer "do you sell gift
         cards?")."""
@@ -179,6 +203,13 @@ def _names_a_kind(thing: str, named: ProductMatch, kind: list[ProductRecord]) ->
         return False
     title = named.product.title.lower()
     return named.coverage < OVERRIDE_FOCUS or (len(title.split()) <= len(thing.split()) and thing != title)
+
+
+def _compared_detail(question: str) -> str | None:
+    """"which one is lighter?" → "how heavy is it?" (asked of each product in focus); None for anything else."""
+    if not re.search(r"\bwhich\b", question, re.I):
+        return None
+    return next((detail for pattern, detail in _COMPARED if pattern.search(question)), None)
 
 
 def _follows(question: str) -> bool:

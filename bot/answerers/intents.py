@@ -24,6 +24,10 @@ _STOCK = re.compile(r"\b(?:in stock|stock|available|availability|sold out|out of
 _SKU = re.compile(r"\b(?:sku|skus|item number|article number|product code|part number|model number|item code)\b")
 _CHEAPEST = re.compile(r"\b(?:cheapest|least expensive|lowest[- ]priced?|most affordable|cheaper)\b")
 _PRICIEST = re.compile(r"\b(?:most expensive|priciest|dearest|highest[- ]priced?|top of the range)\b")
+# Only of products just named ("which is more expensive?" after two tents): "is shipping more expensive to Hawaii?"
+# ranks nothing.
+_DEARER = re.compile(r"\b(?:more expensive|pricier|costlier|dearer|costs? more)\b(?! than)")
+_LESS_DEAR = re.compile(r"\b(?:less expensive|costs? less)\b(?! than)")
 _UNDER = re.compile(r"\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|within|no more than)\s*"
                     r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)\s*(?:[$€£]|dollars?|euros?|pounds?|bucks)?")
 
@@ -81,6 +85,14 @@ def facets(question: str) -> Facets:
     sizes = bool(_SIZE_WORD.search(q)) and not _SIZE_DETAIL.search(q)
     return Facets(price=price, colours=bool(_COLOUR_WORD.search(q)), sizes=sizes, stock=bool(_STOCK.search(q)),
                   sku=bool(_SKU.search(q)), sale=bool(re.search(r"\b(?:sale|discount|reduced|deal)\b", q)))
+
+
+def price_comparison(question: str) -> CatalogueAsk | None:
+    """"which one is more expensive?" (of products just named) as the ranking it asks for."""
+    q = question.lower()
+    if _DEARER.search(q):
+        return CatalogueAsk("priciest")
+    return CatalogueAsk("cheapest") if _LESS_DEAR.search(q) else None
 
 
 def catalogue_ask(question: str) -> CatalogueAsk | None:
