@@ -84,7 +84,7 @@ async def test_sigterm_answers_the_questions_in_hand_then_exits(kb_env: Path, re
     await slack.start()
     port, slack_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))} | {
-        "REDIS_URL": redis_url, "METRICS_PORT": "-1", "HF_HUB_OFFLINE": "1",
+        "REDIS_URL": redis_url, "METRICS_PORT": "-1", "HF_HUB_OFFLINE": "1", "RATE_LIMIT_PER_MINUTE": "1000",
         "TELEGRAM_BOT_TOKEN": "123:STOP", "TELEGRAM_API_BASE_URL": api.base_url,
         "TELEGRAM_WEBHOOK_URL": "https://bot.example/tg", "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1", "TELEGRAM_WEBHOOK_PORT": str(port), "TELEGRAM_WEBHOOK_PATH": "tg",
@@ -105,7 +105,8 @@ async def test_sigterm_answers_the_questions_in_hand_then_exits(kb_env: Path, re
         channel = f"D{random.randrange(10**8)}"
         poster = SignedPoster(f"http://127.0.0.1:{slack_port}/slack/events")
         try:
-            status, _, _ = await poster.event(direct_message(channel, "UBOB", "can I pay with paypal?",
+            shopper = f"U{random.randrange(10**8)}"
+            status, _, _ = await poster.event(direct_message(channel, shopper, "can I pay with paypal?",
                                                              f"{time.time():.6f}"))
         finally:
             await poster.close()
