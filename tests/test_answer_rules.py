@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,8 @@ from bot.answerers.facts import _names_a_kind
 from bot.answerers.grounding import fact_block, unsupported_figures
 from bot.answerers.intents import CatalogueAsk, catalogue_ask, facets, price_comparison, variant_ask
 from bot.answerers.phrasing import money, option_phrase, size_span
+from bot.answerers.products import answer_product
+from bot.answerers.sentences import SentencePicker
 from bot.answerers.smalltalk import small_talk_kind
 from knowledge.index.catalog import Catalog
 from knowledge.index.product_match import ProductMatcher
@@ -120,3 +123,16 @@ def test_llm_figures_checked_against_the_record() -> None:
     assert unsupported_figures("It costs $49.00.", [CHAZ], "") == ["$49.00"]
     assert unsupported_figures("Use SKU MH99-XL-Blue.", [CHAZ], "") == ["MH99-XL-Blue"]
     assert unsupported_figures("Only 3 left in stock!", [CHAZ], "") == ["3 left"]
+
+
+async def _no_embedding(texts: list[str]) -> Any:
+    raise AssertionError("an overview needs no sentence search")
+
+
+async def test_asked_whether_we_have_it_a_sold_out_product_says_so() -> None:
+    picker = SentencePicker(_no_embedding)
+    gone = product("gone-hoodie", "Gone Hoodie", "30.00", ("Gray",))  # every variant out of stock
+    answer = await answer_product(gone, "do you have the gone hoodie?", picker)
+    assert answer.text.startswith("We carry the Gone Hoodie, at $30.00, but it's sold out right now."), answer.text
+    there = await answer_product(CHAZ, "do you have the chaz kangeroo hoodie?", picker)
+    assert there.text.startswith("Yes, we have the Chaz Kangeroo Hoodie, at $52.00."), there.text

@@ -77,13 +77,8 @@ def _refused(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-async def test_sigterm_answers_the_questions_in_hand_then_exits(kb_env: Path, redis_url: str, tmp_path: Path) -> None:
-    assert CliRunner().invoke(app, ["kb", "build"]).exit_code == 0
-    api, slack = HeldReplies(), HeldSlack()
-    await api.start()
-    await slack.start()
-    port, slack_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))} | {
+def _env(redis_url: str, api: BotApiStandIn, slack: SlackApiStandIn, port: int, slack_port: int) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))} | {
         "REDIS_URL": redis_url, "METRICS_PORT": "-1", "HF_HUB_OFFLINE": "1", "RATE_LIMIT_PER_MINUTE": "1000",
         "TELEGRAM_BOT_TOKEN": "123:STOP", "TELEGRAM_API_BASE_URL": api.base_url,
         "TELEGRAM_WEBHOOK_URL": "https://bot.example/tg", "TELEGRAM_WEBHOOK_SECRET": SECRET,
@@ -91,14 +86,26 @@ async def test_sigterm_answers_the_questions_in_hand_then_exits(kb_env: Path, re
         "SLACK_BOT_TOKEN": "xoxb-stop", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_BASE_URL": slack.api_url,
         "SLACK_HTTP_PORT": str(slack_port),
     }
-    process = _serve(env, tmp_path)
+
+
+async def _until_serving(process: subprocess.Popen[bytes], api: BotApiStandIn, *ports: int) -> None:
+    for _ in range(600):  # the webhook is registered once the process serves
+        if "setWebhook" in api.methods() and not any(_refused(p) for p in ports):
+            return
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        await asyncio.sleep(0.1)
+
+
+async def test_sigterm_answers_the_questions_in_hand_then_exits(kb_env: Path, redis_url: str, tmp_path: Path) -> None:
+    assert CliRunner().invoke(app, ["kb", "build"]).exit_code == 0
+    api, slack = HeldReplies(), HeldSlack()
+    await api.start()
+    await slack.start()
+    port, slack_port = free_port(), free_port()
+    process = _serve(_env(redis_url, api, slack, port, slack_port), tmp_path)
     redis = Redis.from_url(redis_url)
     try:
-        for _ in range(600):  # the webhook is registered once the process serves
-            if "setWebhook" in api.methods() and not _refused(port) and not _refused(slack_port):
-                break
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            await asyncio.sleep(0.1)
+        await _until_serving(process, api, port, slack_port)
         chat = random.randrange(10**6, 10**7)
         asking = asyncio.create_task(_post(f"http://127.0.0.1:{port}/tg",
                                            text_update(random.randrange(10**6, 10**9), chat, "how much is delivery?")))
@@ -144,5 +151,35 @@ async def test_sigterm_answers_the_questions_in_hand_then_exits(kb_env: Path, re
             process.kill()
             process.wait()
         await redis.aclose()
+        await api.stop()
+        await slack.stop()
+
+
+async def test_a_second_sigterm_ends_it_at_once(kb_env: Path, redis_url: str, tmp_path: Path) -> None:
+    """Its reply held, the first SIGTERM would wait for it; a second one does not (and works as a container's
+    PID 1, where a signal left to its default is ignored)."""
+    assert CliRunner().invoke(app, ["kb", "build"]).exit_code == 0
+    api, slack = HeldReplies(), HeldSlack()
+    await api.start()
+    await slack.start()
+    port = free_port()
+    process = _serve(_env(redis_url, api, slack, port, free_port()), tmp_path)
+    try:
+        await _until_serving(process, api, port)
+        asking = asyncio.create_task(_post(f"http://127.0.0.1:{port}/tg",
+                                           text_update(random.randrange(10**6, 10**9), random.randrange(10**6),
+                                                       "how much is delivery?")))
+        await asyncio.wait_for(api.arrived.wait(), 60)
+        process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1.0)
+        assert process.poll() is None  # still answering the question in hand
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 5) == 128 + signal.SIGTERM
+        await asyncio.gather(asking, return_exceptions=True)  # its connection dropped with the process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        api.release.set()
         await api.stop()
         await slack.stop()

@@ -98,11 +98,11 @@ class TelegramAdapter:
             await self._webhook.stop()  # its port closed, then waits for the updates being handled
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()  # polling: answers the updates already fetched, while still alive
         if self._journal is not None:
             await self._journal.drain("telegram", give_up - loop.time())
         await cancel_and_wait(*self._background)
-        if self.application.running:
-            await self.application.stop()
         await self.application.shutdown()
 
     async def run(self, services: Services) -> None:

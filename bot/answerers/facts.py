@@ -33,10 +33,14 @@ _EXISTS = re.compile(r"^(?:do|does|d'you)\s+(?:you|u|ya|y'all)\s+(?:guys\s+)?(?:
 # "which one is lighter?" after two tents: the detail compared, for each of them
 _COMPARED = (
     (re.compile(r"\b(?:lighter|heavier|weighs? (?:less|more))\b", re.I), "how heavy is it?"),
-    (re.compile(r"\b(?:bigger|smaller|larger|roomier|more compact|longer|shorter|wider|narrower)\b", re.I),
+    (re.compile(r"\b(?:bigger|smaller|larger|roomier|more compact|wider|narrower)\b", re.I),
      "how big is it, what capacity?"),
     (re.compile(r"\bwarmer\b", re.I), "how warm is it?"),
 )
+_SUPERLATIVE = re.compile(r"\b(?:cheapest|least expensive|lowest[- ]priced?|most affordable|most expensive|priciest|"
+                          r"dearest|highest[- ]priced?)\b", re.IGNORECASE)
+_SHOWN = re.compile(r"\b(?:those|these|them|of them|the two|both)\b", re.IGNORECASE)
+_COMPARATIVE_WORDS = re.compile(r"\b(?:more|less|cheaper|pricier|costlier|dearer|expensive)\b")
 _BARE_THING = re.compile(r"^(?:(?:and|ok|okay|so|also)[, ]+)*(?:what about|how about)?\s*(?:an?|the|some|any)?\s*"
                          r"([a-z][a-z' -]{2,30})\??$", re.IGNORECASE)
 
@@ -60,11 +64,13 @@ class FactAnswerer:
         listed = self._catalogue(question, live, in_focus, focus.kind if focus else "")
         if listed is not None:
             return listed
-        compared = _compared_detail(question) if len(in_focus) > 1 else None
-        if compared is not None:
-            return await self._compare(in_focus, compared)
         matches = live.matcher.match(question)
         named = matches[0] if matches and matches[0].named else None
+        compared = _compared_detail(question) if not POLICY.search(question) else None
+        both = list(dict.fromkeys(m.product for m in matches if m.named))  # "which is lighter, A or B?"
+        if compared is not None and (len(both) > 1 or (len(in_focus) > 1 and (named is None
+                                                                               or named.product in in_focus))):
+            return await self._compare(both if len(both) > 1 else in_focus, compared)
         if named is not None and POLICY.search(question) and not (named.exact_sku or named.coverage >= FULL_NAME):
             named = None  # "what would overnight cost on a $300 order" is not about the Overnight Duffle
         thing = _thing_asked_for(question)
@@ -110,8 +116,11 @@ class FactAnswerer:
 
     def _catalogue(self, question: str, live: LiveIndex, in_focus: list[ProductRecord], listed_kind: str
                    ) -> Reply | None:
+        words = catalogue_words(question)
+        names_a_kind = bool(_kind_label(_COMPARATIVE_WORDS.sub("", words)))  # "which jacket is cheapest?"
         refers_to_list = len(in_focus) > 1 and bool(_LIST_REFERENCE.search(question))
-        ask = catalogue_ask(question) or (price_comparison(question) if refers_to_list else None)
+        ask = catalogue_ask(question) or (price_comparison(question) if refers_to_list and not names_a_kind
+                                          and not POLICY.search(question) else None)
         if ask is None:
             if not refers_to_list:
                 return None
@@ -120,16 +129,21 @@ class FactAnswerer:
             if not chosen or len(chosen) == len(in_focus):
                 return None
             return list_reply(f"Of those, {_titles_with_prices(chosen)}.", chosen)
-        words = catalogue_words(question)
-        if listed_kind and not _kind_label(words):
-            # "which is the cheapest?" after "do you have yoga pants?" (3 shown of 9): of all the yoga pants
+        if names_a_kind or POLICY.search(question):
+            refers_to_list = False  # "which jacket is cheapest?" after the tents: the jackets, not the tents
+        elif listed_kind and _SUPERLATIVE.search(question) and not _SHOWN.search(question):
+            # "which is the cheapest?" after "do you have yoga pants?" (3 shown of 9): of all the yoga pants;
+            # "which of those is cheaper?" stays with those shown
             words, refers_to_list = listed_kind, False
         candidates = in_focus if refers_to_list else live.matcher.of_kind(words)
         if not candidates:
-            return decline()
+            # "which delivery option is cheaper?" is for the store's pages; "the cheapest kayak?" has no answer
+            return None if POLICY.search(question) else decline()
         kind = "" if refers_to_list else _kind_label(words)
         answer = answer_catalogue(ask, kind, candidates, of_those=refers_to_list)
-        return list_reply(answer.text, answer.products, kind=kind, confident=answer.confident)
+        # Of those shown, the list's kind stays in focus: "which is the cheapest?" next ranks all of it
+        return list_reply(answer.text, answer.products, kind=listed_kind if refers_to_list else kind,
+                          confident=answer.confident)
 
     def _product(self, question: str, live: LiveIndex, named: ProductMatch | None, in_focus: list[ProductRecord],
                  matches: list[ProductMatch]) -> tuple[ProductRecord | None, bool]:

@@ -35,8 +35,8 @@ _QUESTION_WORD = re.compile(r"\b(?:how|what|when|where|which|who|why|can|could|d
 # A sentence about the page itself ("Here are our delivery and returns policies…", "This policy describes…",
 # "Please read these terms carefully") names the topic without saying anything about it: it never answers.
 _ABOUT_THE_PAGE = re.compile(
-    r"^(?:here (?:are|is)|below (?:are|is|you)|the following|this (?:page|section|policy|notice|document|statement)"
-    r" (?:describes|explains|sets out|covers|outlines|applies|tells)|please (?:read|review)|we hope you|welcome to|"
+    r"^(?:here (?:are|is)|below (?:are|is|you)|this (?:page|section|policy|notice|document|statement)"
+    r" (?:describes|explains|sets out|covers|outlines|tells)|please (?:read|review)|we hope you|welcome to|"
     r"thank(?:s| you) for (?:shopping|visiting|choosing))\b", re.I)
 # Asked for a policy as a whole ("what's your return policy?"), its rules answer — what must be, cannot be,
 # within how long — rather than the how-to around them (packing slips, labels).
@@ -44,7 +44,7 @@ _ASKS_POLICY = re.compile(r"\b(?:polic(?:y|ies)|rules?|terms|conditions)\b", re.
 _RULE = re.compile(r"\b(?:must|cannot|can't|can ?not|may not|only|within|required|eligible|non-?refundable|"
                    r"not (?:be )?(?:accepted|eligible|returnable|refundable))\b", re.I)
 RULE_BAND = 0.2  # ... among the sentences this close to the best one (on the topic asked about)
-RULE_BONUS = 0.21  # (more than the band: such a rule goes first)
+RULE_BONUS = 0.21  # (more than the band: such a rule goes first; only the order, never the confidence)
 _AMOUNT = re.compile(r"[$€£]\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:dollars?|euros?|pounds?)")
 
 
@@ -99,19 +99,23 @@ class PassageAnswerer:
     async def _sentences(self, question: str, query: str, passages: list[Passage], topic: str) -> Reply | None:
         units = [unit for p in passages for unit in _units(p)]
         ranked = await self._picker.rank(question, [u.text for u in units])
-        ranked = _as_answers(question, ranked, {i for i, u in enumerate(units) if u.rows})
         if topic:
             # A follow-up ("how long will it take to get here?") is read on its own, but the section that
             # answered the last question comes first when it holds an answer.
             ranked = sorted((Ranked(r.index, r.text, r.similarity + (TOPIC_BONUS if units[r.index].passage.node_id
                                                                           == topic else 0.0)) for r in ranked),
                             key=lambda r: r.similarity, reverse=True)
-        if not ranked:
+        ranked = [r for r in ranked if not _about_the_page(r.text)] or ranked
+        closest = max(ranked, key=lambda r: r.similarity, default=None)
+        ranked = _rules_first(question, ranked, {i for i, u in enumerate(units) if u.rows})
+        if not ranked or closest is None:
             return None
+        # Whether anything answers is judged on the closest sentence; the rules-first order only picks among them.
+        needed = PASSAGE_SENTENCE if topic else NEW_TOPIC_SENTENCE if units[closest.index].passage.confident \
+            else SENTENCE_CONFIDENT
         top = units[ranked[0].index]
-        needed = PASSAGE_SENTENCE if topic else NEW_TOPIC_SENTENCE if top.passage.confident else SENTENCE_CONFIDENT
-        log.debug("passage answer %r: best %.3f (needs %.2f) %r", question, ranked[0].similarity, needed, top.text)
-        if ranked[0].similarity < needed:
+        log.debug("passage answer %r: best %.3f (needs %.2f) %r", question, closest.similarity, needed, top.text)
+        if closest.similarity < needed:
             return None
         if top.rows:
             amount = _amount_in(query)
@@ -126,16 +130,23 @@ class PassageAnswerer:
         return _from(shorten(text, MAX_REPLY_CHARS), top.passage, query)
 
 
-def _as_answers(question: str, ranked: list[Ranked], table_rows: set[int]) -> list[Ranked]:
-    """The ranking as answers: a sentence about the page itself is dropped (unless nothing else is left), and
-    for a question about a policy as a whole, its rules (not a table's rows) come first."""
-    answers = [r for r in ranked if not _ABOUT_THE_PAGE.search(r.text)] or ranked
-    if _ASKS_POLICY.search(question) and answers:
-        band = answers[0].similarity - RULE_BAND
-        answers = [Ranked(r.index, r.text, r.similarity + RULE_BONUS)
-                   if r.similarity >= band and r.index not in table_rows and _RULE.search(r.text) else r
-                   for r in answers]
+def _rules_first(question: str, answers: list[Ranked], table_rows: set[int]) -> list[Ranked]:
+    """For a question about a policy as a whole, its rules (not a table's rows) first — an order only: the
+    caller judges confidence on the closest sentence before this."""
+    if not _ASKS_POLICY.search(question) or not answers:
+        return answers
+    band = answers[0].similarity - RULE_BAND
+    answers = [Ranked(r.index, r.text, r.similarity + RULE_BONUS)
+               if r.similarity >= band and r.index not in table_rows and _RULE.search(r.text) else r
+               for r in answers]
     return sorted(answers, key=lambda r: r.similarity, reverse=True)
+
+
+def _about_the_page(sentence: str) -> bool:
+    """Words about the page itself, with nothing of its own: not "Here is how to start a return: go to…", nor
+    one that states a rule or a figure."""
+    return bool(_ABOUT_THE_PAGE.search(sentence)) and ":" not in sentence.rstrip(":") \
+        and not _RULE.search(sentence) and not re.search(r"\d", sentence)
 
 
 def _stands_out(passages: list[Passage], live: LiveIndex) -> bool:

@@ -278,13 +278,21 @@ def _overview(product: ProductRecord, yes: bool = False) -> str:
     """What it is, what it costs, what it comes in: the first sentence, the price and the options; asked whether
     we have it, yes first."""
     price = price_text(product)
-    parts = [f"Yes, we have the {product.title}" + (f", at {price}." if price else ".") if yes else _summary(product)]
+    parts = [_have(product, price) if yes else _summary(product)]
     if product.options:
         parts.append(f"It comes {_all_options(product)}.")
     first = next(iter(split_sentences(product.description)), "")
     if first and len(first) <= MAX_OVERVIEW_SENTENCE:
         parts.append(first)
     return " ".join(parts)
+
+
+def _have(product: ProductRecord, price: str | None) -> str:
+    """"do you have the X?": yes, with its price — and, when every variant is known to be out, that it is sold out."""
+    at = f", at {price}" if price else ""
+    if _availability(product.variants) is False:
+        return f"We carry the {product.title}{at}, but it's sold out right now."
+    return f"Yes, we have the {product.title}{at}."
 
 
 def _summary(product: ProductRecord) -> str:

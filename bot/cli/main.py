@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -158,12 +159,16 @@ async def _serve(settings: Settings, adapters: list[Adapter], platforms: Sequenc
                         task.cancel()
                 if serving:
                     await asyncio.wait(serving)
+                for task in serving:  # a stop that failed is said, not lost behind the cancellation
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("an adapter failed while stopping", exc_info=task.exception())
 
 
 def _stop_on_sigterm(loop: asyncio.AbstractEventLoop, serving: asyncio.Task[None] | None) -> None:
     def stop() -> None:
         log.info("SIGTERM: stopping once the questions in hand are answered")
-        loop.remove_signal_handler(signal.SIGTERM)  # the default again: a second SIGTERM ends it at once
+        # A second SIGTERM ends it at once; said explicitly, since as a container's PID 1 the default is ignored.
+        loop.add_signal_handler(signal.SIGTERM, os._exit, 128 + signal.SIGTERM)
         if serving is not None:
             serving.cancel()
 

@@ -94,6 +94,7 @@ class Journal:
         # Per (platform, conversation): the order of each of its questions being processed here (event → order).
         self._processing: dict[tuple[str, str], dict[str, float]] = {}
         self._running: set[str] = set()  # the platforms whose `run` keeps this process's (one) alive key fresh
+        self._draining = False  # stopping: no more adopting
 
     async def take(self, platform: str, conversation: str, event: str, order: float, payload: str) -> Taken | None:
         """The question, journalled and pending; None for a delivery again of an event already taken.
@@ -192,6 +193,7 @@ class Journal:
         by the process that adopts what is left: that one could not tell a reply sent from one never sent."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + within_s
+        self._draining = True
         # Polled: questions leave `_in_hand` in several places (done, dropped as taken elsewhere, failed).
         while (left := sum(p == platform for p, _ in self._in_hand)) and loop.time() < give_up:  # noqa: ASYNC110
             await asyncio.sleep(DRAIN_POLL_S)
@@ -211,6 +213,8 @@ class Journal:
                     pipe.sadd(journals_key(platform), self.consumer)
                     await pipe.execute()
                 connected()
+                if self._draining:
+                    continue  # stopping: it only says it is alive until its questions in hand are done
                 if self.consumer not in adopting:  # what this process took and lost track of (see `take`)
                     adopting[self.consumer] = asyncio.create_task(self._adopt(platform, self.consumer, answer_again))
                     adopting[self.consumer].add_done_callback(partial(_forget, adopting, self.consumer))
@@ -261,6 +265,11 @@ class Journal:
                 await self._redis.srem(journals_key(platform), owner)
             if not own:
                 await self._redis.delete(f"{journal}:adopter")
+        except asyncio.CancelledError:  # stopping: another process may adopt it at once, not after the lease
+            with contextlib.suppress(Exception):
+                if not own and as_text(await self._redis.get(f"{journal}:adopter") or b"") == self.consumer:
+                    await self._redis.delete(f"{journal}:adopter")
+            raise
         except Exception:  # Redis went away meanwhile: the lease runs out and the next look adopts it again
             log.exception("adopting the %s journal of %s failed", platform, owner)
 
