@@ -161,3 +161,17 @@ async def test_a_comparison_says_which_products_it_cannot_compare(bot: TestBot) 
     assert "45 litres" in bigger.text and "I can't find that in the details I have for the Pathfinder 28 Daypack" \
         in bigger.text, bigger.text
     assert "Sizes: one adjustable size" not in bigger.text
+
+
+async def test_a_comparison_is_of_the_products_it_names_and_never_of_shipping(bot: TestBot) -> None:
+    """"which is lighter, A or B?" compares A and B whatever was in focus; after the tents, a question comparing
+    delivery options is not a ranking of the tents; "which of those is cheaper?" stays with the jackets shown."""
+    await bot.ask("do you have jackets?")
+    named = await bot.ask("which is lighter, the nomad tent or the summit pro tent?")
+    assert "1.05 kg" in named.text and "Summit Pro 2" in named.text and "Jacket" not in named.text, named.text
+    await bot.ask("how much is the tent?")
+    delivery = await bot.ask("which shipping is more expensive, express or standard?")
+    assert "Tent" not in delivery.text and "Of the two" not in delivery.text, delivery.text
+    await bot.ask("do you have jackets?")
+    shown = await bot.ask("which of those is cheaper?")
+    assert shown.text.startswith("Of those, the cheapest is the Fjell 800 Down Jacket"), shown.text
