@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.app.settings import DEMO_STORE, Settings, load_settings
+from bot.app.settings import DEMO_STORE, Settings
 from bot.store.memory import RedisState
-from tests.testbot import TestBot, build_kb, whole_bot
+from tests.testbot import TestBot, built_settings, whole_bot
 
 MARKUP = re.compile(r"(^|\n)\s*(#|[-*] )|\*\*|</?[a-z]+[ >]|\]\(")
 
@@ -22,10 +22,7 @@ MARKUP = re.compile(r"(^|\n)\s*(#|[-*] )|\*\*|</?[a-z]+[ >]|\]\(")
 @pytest.fixture(scope="module")
 def demo_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
     """The demo store's default settings on the test Redis, its knowledge base built as `storebot kb build` does."""
-    settings = load_settings(kb_source_dir=DEMO_STORE, kb_data_dir=tmp_path_factory.mktemp("demo") / "kb",
-                             redis_url=redis_url, rate_limit_per_minute=1000)
-    build_kb(settings)
-    return settings
+    return built_settings(DEMO_STORE, tmp_path_factory.mktemp("demo") / "kb", redis_url)
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ a question about a policy as a whole, its rules rather than the how-to around th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from bot.app.settings import Settings, load_settings
-from tests.testbot import TestBot, build_kb, whole_bot
+from bot.app.settings import Settings
+from tests.testbot import TestBot, built_settings, whole_bot
 
 POLICIES = """<!DOCTYPE html>
 <html><head><title>Help</title></head><body>
@@ -34,10 +33,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settin
     source = tmp_path_factory.mktemp("policies") / "store"
     (source / "pages").mkdir(parents=True)
     (source / "pages" / "help.html").write_text(POLICIES, encoding="utf-8")
-    built = load_settings(kb_source_dir=source, kb_data_dir=Path(source.parent) / "kb", redis_url=redis_url,
-                          rate_limit_per_minute=1000)
-    build_kb(built)
-    return built
+    return built_settings(source, source.parent / "kb", redis_url)
 
 
 @pytest.fixture

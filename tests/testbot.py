@@ -18,6 +18,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from bot.app.settings import Settings, load_settings
 from bot.app.wiring import RunningEngine, make_store, running_engine
@@ -109,6 +110,14 @@ def testbot_settings(redis_url: str, **overrides: object) -> Settings:
     """Settings of a whole test bot: the Test Shop on `redis_url`, then `overrides` (any Settings field: the
     knowledge base's kb_source_dir / kb_data_dir, handoff_to="slack", ops_user_ids="UOPS"…)."""
     return load_settings(**({"redis_url": redis_url} | TEST_SHOP | overrides))
+
+
+def built_settings(source: Path, data_dir: Path, redis_url: str) -> Settings:
+    """A store's default settings on the test Redis (no rate limit in the way), its knowledge base built."""
+    settings = load_settings(kb_source_dir=source, kb_data_dir=data_dir, redis_url=redis_url,
+                             rate_limit_per_minute=1000)
+    build_kb(settings)
+    return settings
 
 
 def build_kb(settings: Settings) -> Manifest:

@@ -6,7 +6,15 @@ from __future__ import annotations
 import re
 
 from bot.answerers.catalogue import answer_catalogue
-from bot.answerers.intents import POLICY, catalogue_ask, catalogue_words, facets, price_comparison, variant_ask
+from bot.answerers.intents import (
+    POLICY,
+    SUPERLATIVE,
+    catalogue_ask,
+    catalogue_words,
+    facets,
+    price_comparison,
+    variant_ask,
+)
 from bot.answerers.passages import Knowledge, PassageAnswerer
 from bot.answerers.phrasing import join_words, price_text
 from bot.answerers.products import Context, answer_product
@@ -37,8 +45,6 @@ _COMPARED = (
      "how big is it, what capacity?"),
     (re.compile(r"\bwarmer\b", re.I), "how warm is it?"),
 )
-_SUPERLATIVE = re.compile(r"\b(?:cheapest|least expensive|lowest[- ]priced?|most affordable|most expensive|priciest|"
-                          r"dearest|highest[- ]priced?)\b", re.IGNORECASE)
 _SHOWN = re.compile(r"\b(?:those|these|them|of them|the two|both)\b", re.IGNORECASE)
 _COMPARATIVE_WORDS = re.compile(r"\b(?:more|less|cheaper|pricier|costlier|dearer|expensive)\b")
 _BARE_THING = re.compile(r"^(?:(?:and|ok|okay|so|also)[, ]+)*(?:what about|how about)?\s*(?:an?|the|some|any)?\s*"
@@ -131,7 +137,7 @@ class FactAnswerer:
             return list_reply(f"Of those, {_titles_with_prices(chosen)}.", chosen)
         if names_a_kind or POLICY.search(question):
             refers_to_list = False  # "which jacket is cheapest?" after the tents: the jackets, not the tents
-        elif listed_kind and _SUPERLATIVE.search(question) and not _SHOWN.search(question):
+        elif listed_kind and SUPERLATIVE.search(question) and not _SHOWN.search(question):
             # "which is the cheapest?" after "do you have yoga pants?" (3 shown of 9): of all the yoga pants;
             # "which of those is cheaper?" stays with those shown
             words, refers_to_list = listed_kind, False

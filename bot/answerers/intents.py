@@ -22,8 +22,11 @@ _SIZE_DETAIL = re.compile(r"\bsize (?:chart|guide|table)|measurements?\b|\bfit\b
 _STOCK = re.compile(r"\b(?:in stock|stock|available|availability|sold out|out of stock|left|inventory|"
                     r"back ?order)\b")
 _SKU = re.compile(r"\b(?:sku|skus|item number|article number|product code|part number|model number|item code)\b")
-_CHEAPEST = re.compile(r"\b(?:cheapest|least expensive|lowest[- ]priced?|most affordable|cheaper)\b")
-_PRICIEST = re.compile(r"\b(?:most expensive|priciest|dearest|highest[- ]priced?|top of the range)\b")
+_CHEAPEST_WORDS = r"cheapest|least expensive|lowest[- ]priced?|most affordable"
+_PRICIEST_WORDS = r"most expensive|priciest|dearest|highest[- ]priced?|top of the range"
+_CHEAPEST = re.compile(rf"\b(?:{_CHEAPEST_WORDS}|cheaper)\b")
+_PRICIEST = re.compile(rf"\b(?:{_PRICIEST_WORDS})\b")
+SUPERLATIVE = re.compile(rf"\b(?:{_CHEAPEST_WORDS}|{_PRICIEST_WORDS})\b", re.IGNORECASE)  # not "cheaper"
 # Only of products just named ("which is more expensive?" after two tents): "is shipping more expensive to Hawaii?"
 # ranks nothing.
 _DEARER = re.compile(r"\b(?:more expensive|pricier|costlier|dearer|costs? more)\b(?! than)")
