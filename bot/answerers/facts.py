@@ -7,6 +7,7 @@ import re
 
 from bot.answerers.catalogue import answer_catalogue
 from bot.answerers.intents import (
+    FILLER,
     POLICY,
     SUPERLATIVE,
     catalogue_ask,
@@ -18,9 +19,10 @@ from bot.answerers.intents import (
 from bot.answerers.passages import Knowledge, PassageAnswerer
 from bot.answerers.phrasing import join_words, price_text
 from bot.answerers.products import Context, answer_product
-from bot.answerers.replies import decline, list_reply, product_reply
+from bot.answerers.replies import decline, list_reply, product_reply, which_product
 from bot.answerers.sentences import SentencePicker
 from bot.answerers.smalltalk import small_talk_kind, small_talk_reply
+from bot.answerers.unmentioned import unmentioned
 from bot.types import Reply, Turn, focus_of
 from knowledge.index.live import LiveIndex
 from knowledge.index.product_match import ProductMatch
@@ -45,6 +47,8 @@ _COMPARED = (
      "how big is it, what capacity?"),
     (re.compile(r"\bwarmer\b", re.I), "how warm is it?"),
 )
+_TO_THE_STORE = re.compile(r"^\s*(?:do|can|are|will|would|could)\s+(?:you|u|ya|y'all)\b|^\s*(?:does|is) your\b",
+                           re.IGNORECASE)
 _SHOWN = re.compile(r"\b(?:those|these|them|of them|the two|both)\b", re.IGNORECASE)
 _COMPARATIVE_WORDS = re.compile(r"\b(?:more|less|cheaper|pricier|costlier|dearer|expensive)\b")
 _BARE_THING = re.compile(r"^(?:(?:and|ok|okay|so|also)[, ]+)*(?:what about|how about)?\s*(?:an?|the|some|any)?\s*"
@@ -88,6 +92,9 @@ class FactAnswerer:
         if asked_kind and in_focus and in_focus[0] not in asked_kind and not _REFERS.search(question) \
                 and not _names_option(question, in_focus[0]):
             in_focus = []  # "any tents?" after the socks: another kind of thing, not a follow-up on the socks
+        if named is None and not in_focus and facets(question).any_fact and not POLICY.search(question) \
+                and _names_nothing(question):
+            return which_product()  # "what colours are there?" as the first question: of which product?
         product, switched = self._product(question, live, named, in_focus, matches or [])
         if product is not None and named is None and not switched and len(in_focus) > 1 and focus \
                 and (focus.alike or _PLURAL.search(question)):
@@ -98,9 +105,15 @@ class FactAnswerer:
                 return each
         if product is not None:
             same = bool(in_focus) and product == in_focus[0]
-            context = Context(previous if (switched or _LEADS.search(question)) else "",
+            asked_which = bool(history) and history[-1].mode == "clarify"  # "the circe fleece" after "which one?"
+            context = Context(previous if (switched or _LEADS.search(question) or asked_which) else "",
                               focus.options if focus and same and _REFERS.search(question) else ())
-            answer = await answer_product(product, question, self._picker, context)
+            answer = await answer_product(product, question, self._picker, context, live.vocabulary)
+            if not answer.confident and not same and named is not None and named.product == product \
+                    and not named.exact_sku and named.coverage < FULL_NAME:
+                # "is there a luma store in chicago?" half-names the Luma Analog Watch: a question for the store,
+                # never "I can't find that in the details I have for the Luma Analog Watch"
+                return await self._passages.answer(question, None, live, texts_only=True)
             return product_reply(answer.text, product, answer.confident, answer.options)
         policy = bool(POLICY.search(question))
         leans = bool(_REFERS.search(question) or _LEADS.search(question))
@@ -115,7 +128,7 @@ class FactAnswerer:
                         or await self._passages.answer(question, None, live, texts_only=True))
             if len(in_focus) == 1 and not facets(question).any_fact:
                 # "does the hood come off?": the product in focus, if its description answers it
-                answer = await answer_product(in_focus[0], question, self._picker)
+                answer = await answer_product(in_focus[0], question, self._picker, vocabulary=live.vocabulary)
                 if answer.confident:
                     return product_reply(answer.text, in_focus[0], True, answer.options)
         return await self._passages.answer(question, topic, live)
@@ -164,6 +177,8 @@ class FactAnswerer:
             return named.product, named.product != in_focus[0]
         if not (_follows(question) or _names_option(question, in_focus[0])) or POLICY.search(question):
             return None, False
+        if _TO_THE_STORE.search(question) and not refers and unmentioned(question, live.vocabulary):
+            return None, False  # "do you do a student discount?" where nothing says students: not about the product
         sibling = live.matcher.sibling(question, in_focus[0])  # "and the 55 cm one"
         if sibling is not None:
             return sibling, True
@@ -232,9 +247,17 @@ def _compared_detail(question: str) -> str | None:
     return next((detail for pattern, detail in _COMPARED if pattern.search(question)), None)
 
 
+def _names_nothing(question: str) -> bool:
+    """"what colours are there?", "how much is it?": no word names a product or a kind."""
+    return all(w in FILLER for w in re.findall(r"[a-z']+", question.lower()))
+
+
 def _follows(question: str) -> bool:
-    """Whether a question goes on about the product in focus."""
-    return bool(_REFERS.search(question) or _LEADS.search(question) or _ONE.search(question)) \
+    """Whether a question goes on about the product in focus — not one for the store ("do you gift wrap?")."""
+    asks_a_fact = facets(question).any_fact  # "do you have other colours?", "what sizes are there?"
+    if _TO_THE_STORE.search(question) and not _REFERS.search(question) and not asks_a_fact:
+        return False
+    return bool(_REFERS.search(question) or _LEADS.search(question) or _ONE.search(question)) or asks_a_fact \
         or len(question.split()) <= SHORT_FOLLOW_UP_WORDS
 
 

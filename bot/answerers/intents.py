@@ -208,3 +208,19 @@ def _colour(value: str) -> str:
 def _colour_spellings(value: str) -> tuple[str, ...]:
     v = value.lower()
     return ("gray", "grey") if v in ("gray", "grey") else (v,)
+
+# Words that ask nothing about a product's description ("how much is it", "do you have the … in")
+FILLER = frozenset(
+    [
+        "a", "an", "the", "it", "its", "it's", "this", "that", "these", "those", "one", "ones", "is", "are", "was",
+        "they", "them", "their", "both", "each", "all", "costs", "were",
+        "do", "does", "did", "have", "has", "got", "get", "you", "your", "i", "me", "my", "we", "can", "could", "would",
+        "will", "should", "please", "pls", "plz", "ok", "okay", "so", "then", "and", "or", "but", "what", "whats",
+        "what's", "which", "how", "about", "in", "on", "of", "for", "with", "to", "any", "there", "come", "comes",
+        "available", "stock", "price", "cost", "much", "sku", "colour", "colours", "color", "colors", "size", "sizes",
+        "exact", "also", "too", "yes", "no", "not", "sale", "actually", "really", "still", "now", "right", "then",
+        "just", "exactly", "instead", "version", "options", "option", "variant", "kind", "tell", "more", "info",
+        "information", "details", "describe", "know", "like", "want", "looking", "interested", "thinking", "buying",
+        "sell", "carry", "offer", "guys"
+    ]
+)

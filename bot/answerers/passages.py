@@ -14,6 +14,7 @@ from bot.answerers.phrasing import shorten
 from bot.answerers.products import answer_product
 from bot.answerers.replies import decline, product_reply
 from bot.answerers.sentences import Ranked, SentencePicker
+from bot.answerers.unmentioned import unmentioned
 from bot.types import Focus, Reply, citation_of
 from knowledge.index.embedding import Vectors
 from knowledge.index.live import LiveIndex
@@ -88,15 +89,16 @@ class PassageAnswerer:
         about_product = product is not None and best.confident and not STORE_SERVICE.search(question) \
             and not texts_only
         if about_product and product is not None:
-            answer = await answer_product(product, question, self._picker)
+            answer = await answer_product(product, question, self._picker, vocabulary=live.vocabulary)
             return product_reply(answer.text, product, answer.confident, answer.options)
         if texts and texts[0].kind == "faq" and texts[0].confident and topic is None \
                 and len(texts[0].text) <= MAX_REPLY_CHARS:
             return _from(texts[0].text, texts[0], query)
-        reply = await self._sentences(question, query, texts, on_topic) if texts else None
+        reply = await self._sentences(question, query, texts, on_topic, live) if texts else None
         return reply or decline()
 
-    async def _sentences(self, question: str, query: str, passages: list[Passage], topic: str) -> Reply | None:
+    async def _sentences(self, question: str, query: str, passages: list[Passage], topic: str, live: LiveIndex
+                         ) -> Reply | None:
         units = [unit for p in passages for unit in _units(p)]
         ranked = await self._picker.rank(question, [u.text for u in units])
         if topic:
@@ -116,6 +118,11 @@ class PassageAnswerer:
         top = units[ranked[0].index]
         log.debug("passage answer %r: best %.3f (needs %.2f) %r", question, closest.similarity, needed, top.text)
         if closest.similarity < needed:
+            return None
+        if unmentioned(question, live.vocabulary, answer=top.passage.text):
+            # "do you ship to canada?" where nothing says Canada, "do you gift wrap?" against the gift-returns
+            # section: a sentence on the same subject cannot say yes or no
+            log.debug("passage answer %r: declined, its words never mentioned there", question)
             return None
         if top.rows:
             amount = _amount_in(query)

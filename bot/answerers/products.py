@@ -4,12 +4,11 @@ exists, stock, SKU — and for anything else the best sentences of its descripti
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import logging
 import re
 from dataclasses import dataclass
 
-from bot.answerers.intents import COLOURS, Facets, VariantAsk, facets, variant_ask
+from bot.answerers.details import CONTENTS, describe, near
+from bot.answerers.intents import COLOURS, FILLER, Facets, VariantAsk, facets, variant_ask
 from bot.answerers.phrasing import (
     join_words,
     option_phrase,
@@ -18,28 +17,11 @@ from bot.answerers.phrasing import (
     variant_label,
 )
 from bot.answerers.sentences import SentencePicker, split_sentences
-from knowledge.index.text_units import product_units
+from knowledge.index.vocabulary import Vocabulary
 from knowledge.sources.records import ProductRecord, Variant
 
-log = logging.getLogger(__name__)
-DETAIL_SIMILARITY = 0.35  # below this no sentence of the description answers: decline, offer a person
 MAX_SKUS_LISTED = 3
 MAX_OVERVIEW_SENTENCE = 240
-MIN_LIST_ITEMS, MAX_ITEMS, MAX_ITEM_WORDS = 2, 8, 8
-_FILLER = frozenset(
-    [
-        "a", "an", "the", "it", "its", "it's", "this", "that", "these", "those", "one", "ones", "is", "are", "was",
-        "they", "them", "their", "both", "each", "all", "costs", "were",
-        "do", "does", "did", "have", "has", "got", "get", "you", "your", "i", "me", "my", "we", "can", "could", "would",
-        "will", "should", "please", "pls", "plz", "ok", "okay", "so", "then", "and", "or", "but", "what", "whats",
-        "what's", "which", "how", "about", "in", "on", "of", "for", "with", "to", "any", "there", "come", "comes",
-        "available", "stock", "price", "cost", "much", "sku", "colour", "colours", "color", "colors", "size", "sizes",
-        "exact", "also", "too", "yes", "no", "not", "sale", "actually", "really", "still", "now", "right", "then",
-        "just", "exactly", "instead", "version", "options", "option", "variant", "kind", "tell", "more", "info",
-        "information", "details", "describe", "know", "like", "want", "looking", "interested", "thinking", "buying",
-        "sell", "carry", "offer", "guys"
-    ]
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +41,19 @@ class Context:
 
 
 async def answer_product(product: ProductRecord, question: str, picker: SentencePicker,
-                         context: Context = Context()) -> ProductAnswer:
+                         context: Context = Context(), vocabulary: Vocabulary | None = None) -> ProductAnswer:
     asked = facets(question)
     wanted = variant_ask(question, product)
-    bare = not asked.any_fact and not _asks_more(question, product, wanted) and not _CONTENTS.search(question)
+    bare = not asked.any_fact and not _asks_more(question, product, wanted) and not CONTENTS.search(question) \
+        and not _ABOUT_IT.search(question)
     if bare and context.previous_question:
         # "and the 55 cm one?" asks what the last question asked, and its price
         asked = dataclasses.replace(facets(context.previous_question), price=True)
     elif bare and not wanted.chosen and not wanted.missing:
         # "tell me about the tent", "ok what about a foam roller"; "do you have the liner socks?" gets its yes
         return ProductAnswer(_overview(product, yes=bool(_HAVE.search(question))))
-    if not wanted.chosen and not wanted.missing and context.options:
-        wanted = VariantAsk(context.options, ())
+    if not wanted.chosen and not wanted.missing and context.options and (asked.any_fact or asked.sale):
+        wanted = VariantAsk(context.options, ())  # "is it in stock?" after "the XL black one": that variant
     variants = _matching(product, wanted)
     parts: list[str] = []
     if wanted.missing:
@@ -85,12 +68,13 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
     answered_options = (asked.colours or asked.sizes) and _has_asked_option(product, asked)
     if not (asked.price or asked.sale or asked.stock or asked.sku or answered_options) and not wanted.chosen \
             and not wanted.missing:
-        details = await _details(product, question, picker)  # also "what size is the brick?" (no size option)
+        # also "what size is the brick?" (no size option)
+        details = await _details(product, question, picker, vocabulary)
         if not details.confident and (asked.colours or asked.sizes):
             return ProductAnswer(f"The {product.title} comes in one version only.")
-        return details
+        return dataclasses.replace(details, options=context.options)  # the variant talked of stays in focus
     if _asks_more(question, product, wanted):  # "price and warranty?": the rest from the description
-        details = await _details(product, question, picker)
+        details = await _details(product, question, picker, vocabulary)
         if details.confident:
             parts.append(details.text)
     return ProductAnswer(" ".join(parts) or _summary(product), options=wanted.chosen if variants else ())
@@ -213,65 +197,14 @@ def _asks_more(question: str, product: ProductRecord, wanted: VariantAsk) -> boo
     known |= {w.lower() for o in product.options for w in re.findall(r"\w+", f"{o.name} {' '.join(o.values)}")}
     known |= {m.lower() for m in wanted.missing} | COLOURS
     words = [w for w in re.findall(r"[a-z]+", question.lower())
-             if w not in _FILLER and len(w) > 2 and not _near(w, known)]
+             if w not in FILLER and len(w) > 2 and not near(w, known)]
     return bool(words)
 
 
-def _near(word: str, known: set[str]) -> bool:
-    return word in known or bool(difflib.get_close_matches(word, known, n=1, cutoff=0.8))
-
-
-async def _details(product: ProductRecord, question: str, picker: SentencePicker) -> ProductAnswer:
-    items = _list_items(product.description)
-    if _CONTENTS.search(question) and len(items) >= MIN_LIST_ITEMS:  # "what's in the kit?": its list
-        return ProductAnswer(f"The {product.title} comes with: {'; '.join(i.rstrip('.') for i in items)}.")
-    sentences = product_units(product)
-    query = detail_query(question, product)
-    picked = await picker.pick(query, sentences, DETAIL_SIMILARITY)
-    if log.isEnabledFor(logging.DEBUG):
-        best = (await picker.rank(query, sentences))[:1]
-        log.debug("details %r on %s: best %s", question, product.id, best)
-    if not picked:
-        return ProductAnswer(f"I can't find that in the details I have for the {product.title}.", confident=False)
-    text = " ".join(r.text for r in picked)
-    if product.title.lower() not in text.lower():
-        text = f"{product.title}: {text}"
-    return ProductAnswer(text)
-
-
+# "does it have a hood?" asks something, even when the word is in its name (the Circe Hooded Ice Fleece)
+_ABOUT_IT = re.compile(r"^\s*(?:does|do|is|are|has|have|can|will)\s+(?:it|they|this|that|these|those)\b", re.I)
 _HAVE = re.compile(r"^\s*(?:do|does|d'you)\s+(?:you|u|ya)\s+(?:guys\s+)?(?:sell|have|carry|stock|offer|got)\b|"
                    r"^\s*(?:have|got) you got\b|^\s*is there\b", re.I)
-_CONTENTS = re.compile(r"\bwhat'?s in\b|\bwhat (?:is|comes) in\b|\bcomes? with\b|\binclud|\bcontents?\b", re.I)
-# How shoppers ask about a description, and the words descriptions answer with. The product's own name is
-# dropped from the question: "whats the grayson crewneck made of" otherwise matches the sentence that names
-# the Grayson Crewneck, not the one that says "80% cotton/20% polyester".
-_HINTS = (
-    (re.compile(r"\bmade (?:of|from)\b|\bmaterials?\b|\bfabrics?\b|\bwool\b|\bcotton\b|\bleather\b"),
-     "material fabric made of cotton polyester wool nylon leather blend"),
-    (re.compile(r"\bhow (?:big|large|tall|wide|long|deep)\b|\bdimensions?\b|\bmeasure|\bsize of\b|\bfit in\b"),
-     "dimensions size measures inches cm length width height"),
-    (re.compile(r"\bhow heavy\b|\bweigh|\bweight\b"), "weight weighs lbs kg grams"),
-    (re.compile(r"\b(?:litres?|liters?|capacity|volume|how much (?:does it )?hold)\b"), "capacity liters volume holds"),
-    (re.compile(r"\bwater ?proof|\bwater[- ]resistant|\brain\b|\bswim|\bpool\b|\bwet\b"),
-     "waterproof water-resistant water rain"),
-    (re.compile(r"\bwash|\bdryer\b|\btumble\b|\bclean|\bcare\b|\biron\b"), "machine wash dry care"),
-    (re.compile(r"\bfit\b|\btight\b|\bloose\b|\btrue to size\b"), "fit relaxed slim fitted loose"),
-    (_CONTENTS, "includes comes with contains set of kit"),
-)
-
-
-def detail_query(question: str, product: ProductRecord) -> str:
-    title = {w.lower() for w in re.findall(r"\w+", product.title)}
-    lowered = question.lower()
-    words = [w for w in re.findall(r"[\w'%-]+", lowered) if not _near(w, title)]
-    hints = [hint for pattern, hint in _HINTS if pattern.search(lowered)]
-    return " ".join([*words, *hints]) or question
-
-
-def _list_items(description: str) -> list[str]:
-    """The short lines of a description's bullet list ("Three flex bands.", "Mesh carry bag included.")."""
-    lines = [line.strip() for line in description.splitlines() if line.strip()]
-    return [line for line in lines if len(line.split()) <= MAX_ITEM_WORDS][:MAX_ITEMS]
 
 
 def _overview(product: ProductRecord, yes: bool = False) -> str:
@@ -298,3 +231,11 @@ def _have(product: ProductRecord, price: str | None) -> str:
 def _summary(product: ProductRecord) -> str:
     price = price_text(product)
     return f"The {product.title}" + (f" costs {price}." if price else ".")
+
+
+async def _details(product: ProductRecord, question: str, picker: SentencePicker,
+                   vocabulary: Vocabulary | None) -> ProductAnswer:
+    text = await describe(product, question, picker, vocabulary)
+    if text is None:
+        return ProductAnswer(f"I can't find that in the details I have for the {product.title}.", confident=False)
+    return ProductAnswer(text)

@@ -9,8 +9,16 @@ OFFER_PERSON = "Would you like me to connect you with a person from our team?"
 DECLINE = f"I'm not sure about that one, and I'd rather not guess. {OFFER_PERSON}"
 
 
+WHICH_PRODUCT = "Which product do you mean? Tell me its name and I'll look it up."
+
+
 def decline() -> Reply:
     return Reply(DECLINE, confident=False)
+
+
+def which_product() -> Reply:
+    """"how much is it?" with nothing talked of yet: a question back, not a guess (nor a decline)."""
+    return Reply(WHICH_PRODUCT, mode="clarify")
 
 
 def product_citation(product: ProductRecord) -> Citation:

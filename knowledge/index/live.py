@@ -10,6 +10,7 @@ from knowledge.index.hybrid import HybridIndex
 from knowledge.index.product_match import ProductMatcher
 from knowledge.index.sentence_vectors import SentenceVectors
 from knowledge.index.versions import Manifest, VersionStore
+from knowledge.index.vocabulary import Vocabulary
 
 
 class NoIndexError(RuntimeError):
@@ -27,13 +28,17 @@ class LiveIndex:
     catalog: Catalog
     matcher: ProductMatcher
     sentences: SentenceVectors
+    vocabulary: Vocabulary
 
     @classmethod
     def load(cls, store: VersionStore, version: str) -> LiveIndex:
         path = store.path(version)
         catalog = Catalog(load_products(path))
-        return cls(Manifest.read(path), HybridIndex.load(path), catalog, ProductMatcher(catalog),
-                   SentenceVectors.load(path))
+        sentences = SentenceVectors.load(path)
+        # Every sentence an answer may quote (product texts included), and the products' names and options
+        words = [*sentences.texts, *(f"{p.title} {' '.join(v for o in p.options for v in o.values)}" for p in catalog)]
+        return cls(Manifest.read(path), HybridIndex.load(path), catalog, ProductMatcher(catalog), sentences,
+                   Vocabulary(words if sentences.texts else ()))
 
 
 class IndexHandle:

@@ -38,6 +38,10 @@ class SentenceVectors:
     def __len__(self) -> int:
         return len(self._texts)
 
+    @property
+    def texts(self) -> list[str]:
+        return self._texts
+
     def get(self, text: str) -> Vectors | None:
         row = self._rows.get(text)
         return None if row is None else self._vectors[row]

@@ -1,0 +1,65 @@
+"""The words a store's own data uses (product texts, FAQ and page sentences), to tell a question about
+something the store never mentions ("is it BPA free?", "do you ship to Canada?") from one its data answers."""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[a-z]+")
+_SUFFIXES = ("iness", "ness", "ings", "ing", "ers", "er", "ies", "ied", "ed", "es", "s", "ly", "y", "ily")
+MIN_WORD = 3
+MIN_PREFIX = 4  # a word this long is known when a word the store uses begins with it
+MIN_TYPO_WORD = 5  # shorter words are too alike ("tall", "tell", "wall") to be taken for a misspelling
+TYPO_CUTOFF = 0.8  # a misspelling ("waterprof") of a word the store uses is that word
+ALWAYS = 1 << 30  # an empty vocabulary (a version built before it was kept) knows every word
+
+
+def stem(word: str) -> str:
+    """A light stem, enough to meet "hikers" with "hiking", "coziness" with "cozy", "shipping" with "ship"."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_WORD:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > MIN_WORD and word[-1] == word[-2] and word[-1] not in "aeiouls" else word
+
+
+class Vocabulary:
+    def __init__(self, texts: Iterable[str]) -> None:
+        self._texts_using: Counter[str] = Counter()  # stem → how many texts use a word of that stem
+        words: set[str] = set()
+        for text in texts:
+            found = {w for w in _WORD.findall(text.lower()) if len(w) >= MIN_WORD}
+            words |= found
+            self._texts_using.update({stem(w) for w in found})
+        self._words = sorted(words)
+        self._known = words
+
+    def __len__(self) -> int:
+        return len(self._words)
+
+    def knows(self, word: str) -> bool:
+        return self.texts_using(word) > 0
+
+    def texts_using(self, word: str) -> int:
+        """How many of the texts use the word: another form of it ("shipping" for "ship"), or a word it is a
+        misspelling of, counts as the word."""
+        if not self._words:
+            return ALWAYS
+        return max((self._texts_using[stem(form)] for form in self._forms(word.lower())), default=0)
+
+    def _forms(self, word: str) -> set[str]:
+        """The words the store uses that are this one: the same stem, a longer form ("ship" → "shipping"), a
+        shorter one ("internationally" → "international"), or close to it (a misspelling)."""
+        forms = {word} if stem(word) in self._texts_using else set()
+        if len(word) >= MIN_PREFIX:
+            at = bisect.bisect_left(self._words, word)
+            if at < len(self._words) and self._words[at].startswith(word):
+                forms.add(self._words[at])
+        forms |= {word[:end] for end in range(MIN_PREFIX + 1, len(word)) if word[:end] in self._known}
+        if not forms and len(word) >= MIN_TYPO_WORD:
+            forms = set(difflib.get_close_matches(word, self._words, n=1, cutoff=TYPO_CUTOFF))
+        return forms
