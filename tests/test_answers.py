@@ -143,7 +143,7 @@ async def test_asked_whether_we_have_a_product_the_answer_starts_with_yes(bot: T
 
 async def test_which_one_compares_the_products_just_named(bot: TestBot) -> None:
     """After both tents: "which one is cheaper?" names it among the two (not "our cheapest item"), "which is more
-    expensive?" the other, and "which one is lighter?" gives each tent's weight from its description."""
+    expensive?" the other, and "which one is lighter?" names it, with each tent's weight from its description."""
     await bot.ask("how much is the tent?")
     cheaper = await bot.ask("which one is cheaper?")
     assert cheaper.text == ("Of the two, the cheaper is the Nomad 1 Ultralight Tent at €279.00; the Summit Pro 2 "
@@ -151,15 +151,20 @@ async def test_which_one_compares_the_products_just_named(bot: TestBot) -> None:
     dearer = await bot.ask("which is more expensive?")
     assert dearer.text.startswith("Of the two, the more expensive is the Summit Pro 2 Four-Season Tent at €449.00")
     lighter = await bot.ask("which one is lighter?")
-    assert "1.05 kg" in lighter.text and "3.0 kg" in lighter.text, lighter.text
+    assert lighter.text == ("The Nomad 1 Ultralight Tent is the lighter, at 1.05 kg; the Summit Pro 2 Four-Season "
+                            "Tent weighs 3.0 kg."), lighter.text
+    heavier = await bot.ask("and which is heavier?")
+    assert heavier.text.startswith("The Summit Pro 2 Four-Season Tent is the heavier, at 3.0 kg"), heavier.text
 
 
 async def test_a_comparison_says_which_products_it_cannot_compare(bot: TestBot) -> None:
     await bot.ask("do you have backpacks?")
-    bigger = await bot.ask("which one is bigger?")
-    assert "45 litres" in bigger.text and "I can't find that in the details I have for the Pathfinder 28 Daypack" \
-        in bigger.text, bigger.text
+    bigger = await bot.ask("which one is bigger?")  # each gives its litres, in its own words ("28-litre daypack")
+    assert "45 litres" in bigger.text and "28-litre" in bigger.text and "65+10 litre" in bigger.text, bigger.text
     assert "Sizes: one adjustable size" not in bigger.text
+    lighter = await bot.ask("which is lighter, the liner socks or the alpine beanie?")  # the socks give no weight
+    assert lighter.text.startswith("Alpine Merino Beanie:") and lighter.text.endswith(
+        "I can't find that in the details I have for the Liner Socks."), lighter.text
 
 
 async def test_a_comparison_is_of_the_products_it_names_and_never_of_shipping(bot: TestBot) -> None:
@@ -174,3 +179,27 @@ async def test_a_comparison_is_of_the_products_it_names_and_never_of_shipping(bo
     await bot.ask("do you have jackets?")
     shown = await bot.ask("which of those is cheaper?")
     assert shown.text.startswith("Of those, the cheapest is the Fjell 800 Down Jacket"), shown.text
+
+
+async def test_what_kind_do_you_have_lists_them_without_a_yes(bot: TestBot) -> None:
+    tents = await bot.ask("what tents do you have?")
+    assert tents.text == ("We have tents: Nomad 1 Ultralight Tent (€279.00) and Summit Pro 2 Four-Season Tent "
+                          "(€449.00)."), tents.text
+    lightest = await bot.ask("which is the lightest?")  # the list is in focus
+    assert lightest.text.startswith("The Nomad 1 Ultralight Tent is the lighter, at 1.05 kg"), lightest.text
+
+
+async def test_a_figure_asked_for_comes_from_the_sentence_that_gives_it(bot: TestBot) -> None:
+    """The weight sits in a sentence about the fit ("Regular fit, 360 g in size M."); "how much does it weigh"
+    asks no price; "how long does the battery last" is a burn time, not a length."""
+    weight = await bot.ask("how much does the fjell jacket weigh?")
+    assert weight.text == "Fjell 800 Down Jacket: Regular fit, 360 g in size M.", weight.text
+    await bot.ask("how much is the lumen headlamp?")
+    battery = await bot.ask("how long does the battery last?")
+    assert "Burn time: 3 hours at 800 lumens" in battery.text, battery.text
+
+
+async def test_price_matching_is_not_a_question_about_the_price_of_the_product_in_focus(bot: TestBot) -> None:
+    await bot.ask("how much is the aurora parka?")
+    match = await bot.ask("do you price match?")
+    assert "€329.00" not in match.text, match.text

@@ -17,6 +17,7 @@ from knowledge.sources.records import ProductRecord
 log = logging.getLogger(__name__)
 DETAIL_SIMILARITY = 0.35  # below this no sentence of the description answers: decline, offer a person
 UNMENTIONED_SIMILARITY = 0.6  # ... and for a yes/no question on something the store's data never mentions
+FIGURE_SIMILARITY = 0.0  # asked for a figure, the closest of the sentences that give one answers
 MIN_LIST_ITEMS, MAX_ITEMS, MAX_ITEM_WORDS = 2, 8, 8
 
 
@@ -31,7 +32,12 @@ async def describe(product: ProductRecord, question: str, picker: SentencePicker
     hinted = frozenset(w for w in re.findall(r"[a-z]+", question.lower()) if any(p.search(w) for p, _ in _HINTS))
     record = " ".join(sentences)
     unknown = unmentioned(question, vocabulary, hinted, record) if vocabulary is not None else ()
-    picked = await picker.pick(query, sentences, UNMENTIONED_SIMILARITY if unknown else DETAIL_SIMILARITY)
+    figure = next((f for asks, f in _FIGURES if asks.search(question)), None)
+    with_figure = [s for s in sentences if figure.search(s)] if figure is not None else []
+    if with_figure:  # "how heavy is it?": among the sentences that give a weight ("Regular fit, 360 g in size M.")
+        picked = await picker.pick(query, with_figure, FIGURE_SIMILARITY, most=1)
+    else:
+        picked = await picker.pick(query, sentences, UNMENTIONED_SIMILARITY if unknown else DETAIL_SIMILARITY)
     if log.isEnabledFor(logging.DEBUG):
         best = (await picker.rank(query, sentences))[:1]
         log.debug("details %r on %s: best %s; never mentioned: %s", question, product.id, best, unknown)
@@ -50,7 +56,11 @@ _LISTS = re.compile(r"\bwhat|\banything\b|\beverything\b|\bcontents?\b|\binclud"
 _HINTS = (
     (re.compile(r"\bmade (?:of|from)\b|\bmaterials?\b|\bfabrics?\b|\bwool\b|\bcotton\b|\bleather\b"),
      "material fabric made of cotton polyester wool nylon leather blend"),
-    (re.compile(r"\bhow (?:big|large|tall|wide|long|deep)\b|\bdimensions?\b|\bmeasure|\bsize of\b|\bfit in\b"),
+    (re.compile(r"\bhow long\b.*\b(?:last|lasts|run|runs|burn|burns)\b|\bbattery life\b|\brun ?time\b|\bburn ?time\b"),
+     "burn time run time hours battery life"),
+    # "how long is it?", not "how long does the battery last?"
+    (re.compile(r"\bhow (?:big|large|tall|wide|long|deep)\b(?!.*\b(?:last|lasts|take|takes|run|runs|burn|charge)\b)|"
+                r"\bdimensions?\b|\bmeasure|\bsize of\b|\bfit in\b"),
      "dimensions size measures inches cm length width height"),
     (re.compile(r"\bhow heavy\b|\bweigh|\bweight\b"), "weight weighs lbs kg grams"),
     (re.compile(r"\b(?:litres?|liters?|capacity|volume|how much (?:does it )?hold)\b"), "capacity liters volume holds"),
@@ -59,6 +69,19 @@ _HINTS = (
     (re.compile(r"\bwash|\bdryer\b|\btumble\b|\bclean|\bcare\b|\biron\b"), "machine wash dry care"),
     (re.compile(r"\bfit\b|\btight\b|\bloose\b|\btrue to size\b"), "fit relaxed slim fitted loose"),
     (CONTENTS, "includes comes with contains set of kit"),
+)
+
+
+# A question for a figure, and how a description gives it: capacity first ("how big is it, what capacity?")
+_NUMBER = r"\d+(?:[.,]\d+)?\s*"
+_FIGURES = (
+    (re.compile(r"\b(?:litres?|liters?|capacity|volume|how much (?:does it )?hold)\b", re.I),
+     re.compile(rf"{_NUMBER}-?\s*(?:l|litres?|liters?)\b", re.I)),
+    (re.compile(r"\bhow heavy\b|\bweigh|\bweight\b", re.I),
+     re.compile(rf"{_NUMBER}(?:kg|g|grams?|lbs?|oz)\b(?!/)", re.I)),  # not a fabric's "250 g/m²"
+    (re.compile(r"\bhow (?:big|large|tall|wide|long|deep)\b(?!.*\b(?:last|lasts|take|takes|run|runs|burn|charge)\b)|"
+                r"\bdimensions?\b", re.I),
+     re.compile(rf"{_NUMBER}(?:x\s*{_NUMBER})*(?:cm|mm|in|inches)\b", re.I)),
 )
 
 

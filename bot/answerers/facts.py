@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.answerers.catalogue import answer_catalogue
+from bot.answerers.comparison import compare, compared_detail
 from bot.answerers.intents import (
     FILLER,
     POLICY,
@@ -40,13 +41,10 @@ _PLURAL = re.compile(r"\b(?:they|them|those|these|both|each|all of them)\b", re.
 _LIST_REFERENCE = re.compile(r"\b(?:those|these|them|of them|which one|which)\b", re.IGNORECASE)
 _EXISTS = re.compile(r"^(?:do|does|d'you)\s+(?:you|u|ya|y'all)\s+(?:guys\s+)?(?:sell|have|carry|stock|offer|do|got)"
                      r"\s+(.+)|^(?:any|got any)\s+(.+)", re.IGNORECASE)
-# "which one is lighter?" after two tents: the detail compared, for each of them
-_COMPARED = (
-    (re.compile(r"\b(?:lighter|heavier|weighs? (?:less|more))\b", re.I), "how heavy is it?"),
-    (re.compile(r"\b(?:bigger|smaller|larger|roomier|more compact|wider|narrower)\b", re.I),
-     "how big is it, what capacity?"),
-    (re.compile(r"\bwarmer\b", re.I), "how warm is it?"),
-)
+# "what tents do you have?", "which backpacks do you sell?"
+_WHICH_DO_YOU_HAVE = re.compile(
+    r"^(?:what|which)\s+(?:kinds? of\s+|sorts? of\s+|types? of\s+)?([a-z][a-z' -]{2,30}?)\s+"
+    r"(?:do|does)\s+(?:you|u|ya|y'all)\s+(?:guys\s+)?(?:sell|have|carry|stock|offer|got)\b()", re.IGNORECASE)
 _TO_THE_STORE = re.compile(r"^\s*(?:do|can|are|will|would|could)\s+(?:you|u|ya|y'all)\b|^\s*(?:does|is) your\b",
                            re.IGNORECASE)
 _SHOWN = re.compile(r"\b(?:those|these|them|of them|the two|both)\b", re.IGNORECASE)
@@ -76,17 +74,17 @@ class FactAnswerer:
             return listed
         matches = live.matcher.match(question)
         named = matches[0] if matches and matches[0].named else None
-        compared = _compared_detail(question) if not POLICY.search(question) else None
+        compared = compared_detail(question) if not POLICY.search(question) else None
         both = list(dict.fromkeys(m.product for m in matches if m.named))  # "which is lighter, A or B?"
         if compared is not None and (len(both) > 1 or (len(in_focus) > 1 and (named is None
                                                                                or named.product in in_focus))):
-            return await self._compare(both if len(both) > 1 else in_focus, compared)
+            return await compare(both if len(both) > 1 else in_focus, question, compared, self._picker)
         if named is not None and POLICY.search(question) and not (named.exact_sku or named.coverage >= FULL_NAME):
             named = None  # "what would overnight cost on a $300 order" is not about the Overnight Duffle
         thing = _thing_asked_for(question)
         asked_kind = live.matcher.of_kind(thing) if thing else None
         if thing and asked_kind and named is not None and _names_a_kind(thing, named, asked_kind):
-            listed = self._exists(thing, asked_kind, live)
+            listed = self._exists(thing, asked_kind, live, question)
             if listed is not None:
                 return listed
         if asked_kind and in_focus and in_focus[0] not in asked_kind and not _REFERS.search(question) \
@@ -124,7 +122,7 @@ class FactAnswerer:
                 return which
         if named is None and not policy and topic is None:
             if thing is not None:  # "do you sell yoga mats": a list, an FAQ entry ("… gift cards?"), or no
-                return (self._exists(thing, asked_kind, live)
+                return (self._exists(thing, asked_kind, live, question)
                         or await self._passages.answer(question, None, live, texts_only=True))
             if len(in_focus) == 1 and not facets(question).any_fact:
                 # "does the hood come off?": the product in focus, if its description answers it
@@ -202,33 +200,21 @@ class FactAnswerer:
             return product_reply(answers[0].text, products[0], True, answers[0].options)
         return list_reply(" ".join(a.text for a in answers), products[:LISTED], alike=True)
 
-    async def _compare(self, products: list[ProductRecord], detail: str) -> Reply:
-        """The detail compared, for each product whose description gives it, and which ones it can't be found for
-        (descriptions differ: one gives litres, another only a torso length)."""
-        shown = products[:LISTED]
-        answers = [await answer_product(p, detail, self._picker) for p in shown]
-        found = [(a, p) for a, p in zip(answers, shown, strict=True) if a.confident]
-        if not found:
-            return product_reply(answers[0].text, shown[0], confident=False)
-        missing = [f"the {p.title}" for a, p in zip(answers, shown, strict=True) if not a.confident]
-        text = " ".join(a.text if a.text.rstrip()[-1:] in ".!?" else f"{a.text.rstrip()}." for a, _ in found)
-        if missing:
-            text += f" I can't find that in the details I have for {join_words(missing)}."
-        return list_reply(text, shown, alike=True)  # all of them stay in focus: "and which is lighter?"
-
-    def _exists(self, thing: str, found: list[ProductRecord] | None, live: LiveIndex) -> Reply | None:
+    def _exists(self, thing: str, found: list[ProductRecord] | None, live: LiveIndex, question: str
+                ) -> Reply | None:
         """The products `found` of the kind asked for, or None (an FAQ or page may still answer "do you sell gift
-        cards?")."""
+        cards?"). "do you have…?" gets a yes first; "what tents do you have?" does not."""
         if not found or len(found) == len(live.catalog):
             return None
+        we_have = "We have" if _WHICH_DO_YOU_HAVE.match(question.strip()) else "Yes, we have"
         if len(found) == 1:
             product = found[0]
             price = price_text(product)
-            text = f"Yes, we have the {product.title}" + (f": it costs {price}." if price else ".")
+            text = f"{we_have} the {product.title}" + (f": it costs {price}." if price else ".")
             return product_reply(text, product, True, ())
         more = f", and {len(found) - LISTED} more" if len(found) > LISTED else ""
-        return list_reply(f"Yes, we have {_kind_label(thing) or 'those'}: {_titles_with_prices(found[:LISTED])}"
-                          f"{more}.", found[:LISTED], kind=thing)
+        return list_reply(f"{we_have} {_kind_label(thing) or 'those'}: {_titles_with_prices(found[:LISTED])}{more}.",
+                          found[:LISTED], kind=thing)
 
 
 def _names_a_kind(thing: str, named: ProductMatch, kind: list[ProductRecord]) -> bool:
@@ -238,13 +224,6 @@ def _names_a_kind(thing: str, named: ProductMatch, kind: list[ProductRecord]) ->
         return False
     title = named.product.title.lower()
     return named.coverage < OVERRIDE_FOCUS or (len(title.split()) <= len(thing.split()) and thing != title)
-
-
-def _compared_detail(question: str) -> str | None:
-    """"which one is lighter?" → "how heavy is it?" (asked of each product in focus); None for anything else."""
-    if not re.search(r"\bwhich\b", question, re.I):
-        return None
-    return next((detail for pattern, detail in _COMPARED if pattern.search(question)), None)
 
 
 def _names_nothing(question: str) -> bool:
@@ -269,7 +248,7 @@ def _names_option(question: str, product: ProductRecord) -> bool:
 def _thing_asked_for(question: str) -> str | None:
     """"do you sell yoga mats" → "yoga mats"; "running shoes?" → "running shoes"; else None."""
     text = question.strip()
-    exists = _EXISTS.match(text)
+    exists = _EXISTS.match(text) or _WHICH_DO_YOU_HAVE.match(text)
     if exists is not None:
         return catalogue_words(exists.group(1) or exists.group(2) or "")
     bare = _BARE_THING.match(text)

@@ -14,8 +14,9 @@ from knowledge.sources.records import ProductRecord
 
 _PRICE = re.compile(r"\b(?:how much|price[sd]?|pricing|costs?|costing|expensive|cheap|sale|discount(?:ed)?|"
                     r"reduced|deal|offer)\b|[$€£]\s*\?")
-_NOT_PRICE = re.compile(r"\bhow much (?:does (?:it|this|that|they) )?(?:weigh|room|space|stretch|hold|fit)|"
-                        r"\bhow much (?:weight|room|space|water|battery)\b")
+_NOT_PRICE = re.compile(r"\bhow much (?:(?:does|do|did|will|would|can) (?:[\w'-]+ ){1,4})?"
+                        r"(?:weigh|room|space|stretch|hold|fit)|"
+                        r"\bhow much (?:weight|room|space|water|battery)\b|\bprice[- ]?match")
 _COLOUR_WORD = re.compile(r"\b(?:colou?rs?|shades?)\b")
 _SIZE_WORD = re.compile(r"\b(?:sizes?|sizing)\b")
 _SIZE_DETAIL = re.compile(r"\bsize (?:chart|guide|table)|measurements?\b|\bfit\b")
