@@ -203,3 +203,22 @@ async def test_price_matching_is_not_a_question_about_the_price_of_the_product_i
     await bot.ask("how much is the aurora parka?")
     match = await bot.ask("do you price match?")
     assert "€329.00" not in match.text, match.text
+
+
+async def test_a_comparison_none_of_them_answers_names_them_all(bot: TestBot) -> None:
+    await bot.ask("do you have socks?")
+    lighter = await bot.ask("which one is lighter?")
+    assert not lighter.confident and lighter.text.startswith(
+        "I can't find that in the details I have for the Trek Merino Hiking Socks 2-Pack and the Liner Socks."), \
+        lighter.text
+
+
+async def test_a_question_on_a_part_of_the_product_in_focus_stays_with_it(bot: TestBot) -> None:
+    await bot.ask("how much is the scree leather trekking boot?")
+    sole = await bot.ask("whats the sole made of?")
+    assert sole.confident and "rubber outsole" in sole.text and sole.citations[0].title.startswith("Scree"), sole.text
+
+
+async def test_a_kind_asked_for_is_named_as_the_shopper_wrote_it(bot: TestBot) -> None:
+    women = await bot.ask("do you have jackets for women?")
+    assert women.text.startswith("Yes, we have jackets for women: Ridgeline 3L Shell Jacket Women's"), women.text

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from bot.answerers.phrasing import join_words
 from bot.answerers.products import answer_product
-from bot.answerers.replies import list_reply, product_reply
+from bot.answerers.replies import OFFER_PERSON, list_reply
 from bot.answerers.sentences import SentencePicker
 from bot.types import Reply
 from knowledge.sources.records import ProductRecord
@@ -16,9 +16,10 @@ from knowledge.sources.records import ProductRecord
 SHOWN = 3
 _COMPARED = (
     (re.compile(r"\b(?:lighter|heavier|weighs? (?:less|more)|lightest|heaviest)\b", re.I), "how heavy is it?"),
-    (re.compile(r"\b(?:bigger|smaller|larger|roomier|more compact|wider|narrower)\b", re.I),
+    (re.compile(r"\b(?:bigger|smaller|larger|roomier|more compact|wider|narrower|biggest|smallest|largest|roomiest)\b",
+                re.I),
      "how big is it, what capacity?"),
-    (re.compile(r"\bwarmer\b", re.I), "how warm is it?"),
+    (re.compile(r"\b(?:warmer|warmest)\b", re.I), "how warm is it?"),
 )
 _HEAVIER = re.compile(r"\b(?:heavier|heaviest|weighs? more)\b", re.I)
 _WEIGHT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(kg|g|grams?|lbs?|oz)\b", re.I)
@@ -39,9 +40,10 @@ async def compare(products: list[ProductRecord], question: str, detail: str, pic
     shown = products[:SHOWN]
     answers = [await answer_product(p, detail, picker) for p in shown]
     found = [(a.text, p) for a, p in zip(answers, shown, strict=True) if a.confident]
-    if not found:
-        return product_reply(answers[0].text, shown[0], confident=False)
     missing = [f"the {p.title}" for a, p in zip(answers, shown, strict=True) if not a.confident]
+    if not found:  # none of them says: one decline naming them all
+        return list_reply(f"I can't find that in the details I have for {join_words(missing)}. {OFFER_PERSON}", shown,
+                          alike=True, confident=False)
     ranked = _by_weight(found, heavier=bool(_HEAVIER.search(question))) if detail == _COMPARED[0][1] else None
     text = ranked or " ".join(t if t.rstrip()[-1:] in ".!?" else f"{t.rstrip()}." for t, _ in found)
     if missing:

@@ -32,8 +32,9 @@ async def describe(product: ProductRecord, question: str, picker: SentencePicker
     hinted = frozenset(w for w in re.findall(r"[a-z]+", question.lower()) if any(p.search(w) for p, _ in _HINTS))
     record = " ".join(sentences)
     unknown = unmentioned(question, vocabulary, hinted, record) if vocabulary is not None else ()
-    figure = next((f for asks, f in _FIGURES if asks.search(question)), None)
-    with_figure = [s for s in sentences if figure.search(s)] if figure is not None else []
+    # the first figure asked for that the description gives ("how big, what capacity?": litres, else dimensions)
+    with_figure = next((found for asks, figure in _FIGURES if asks.search(question)
+                        and (found := [s for s in sentences if figure.search(s)])), [])
     if with_figure:  # "how heavy is it?": among the sentences that give a weight ("Regular fit, 360 g in size M.")
         picked = await picker.pick(query, with_figure, FIGURE_SIMILARITY, most=1)
     else:
@@ -81,8 +82,14 @@ _FIGURES = (
      re.compile(rf"{_NUMBER}(?:kg|g|grams?|lbs?|oz)\b(?!/)", re.I)),  # not a fabric's "250 g/m²"
     (re.compile(r"\bhow (?:big|large|tall|wide|long|deep)\b(?!.*\b(?:last|lasts|take|takes|run|runs|burn|charge)\b)|"
                 r"\bdimensions?\b", re.I),
-     re.compile(rf"{_NUMBER}(?:x\s*{_NUMBER})*(?:cm|mm|in|inches)\b", re.I)),
+     re.compile(rf"{_NUMBER}(?:x\s*{_NUMBER})*(?:cm|mm|in|inches)\b|\d+(?:\.\d+)?\s*[\"”″]", re.I)),
 )
+
+
+def asks_detail(question: str) -> bool:
+    """Whether the question asks what descriptions tell ("what's the band made of?", "how heavy?")."""
+    lowered = question.lower()
+    return any(pattern.search(lowered) for pattern, _ in _HINTS)
 
 
 def detail_query(question: str, product: ProductRecord) -> str:

@@ -7,6 +7,7 @@ import re
 
 from bot.answerers.catalogue import answer_catalogue
 from bot.answerers.comparison import compare, compared_detail
+from bot.answerers.details import asks_detail
 from bot.answerers.intents import (
     FILLER,
     POLICY,
@@ -33,6 +34,7 @@ OVERRIDE_FOCUS = 0.9  # with "it"/"that" in the question, only a near-full title
 SHORT_FOLLOW_UP_WORDS = 4
 FULL_NAME = 0.6  # in a question about orders, shipping or returns, only most of a title names a product
 LISTED = 3
+MAX_LABEL_WORDS = 5
 _REFERS = re.compile(r"\b(?:it|its|it's|that|this|those|these|they|them|that one|this one)\b", re.IGNORECASE)
 # "the women's one", "the one with the logo": the product in focus or its sibling (never a page's topic)
 _ONE = re.compile(r"\bthe\s+(?:[\w'’-]+\s+){0,2}one\b", re.IGNORECASE)
@@ -213,7 +215,8 @@ class FactAnswerer:
             text = f"{we_have} the {product.title}" + (f": it costs {price}." if price else ".")
             return product_reply(text, product, True, ())
         more = f", and {len(found) - LISTED} more" if len(found) > LISTED else ""
-        return list_reply(f"{we_have} {_kind_label(thing) or 'those'}: {_titles_with_prices(found[:LISTED])}{more}.",
+        label = _as_asked(question) or _kind_label(thing) or "those"  # "yoga pants for women", not "yoga pants women"
+        return list_reply(f"{we_have} {label}: {_titles_with_prices(found[:LISTED])}{more}.",
                           found[:LISTED], kind=thing)
 
 
@@ -237,7 +240,7 @@ def _follows(question: str) -> bool:
     if _TO_THE_STORE.search(question) and not _REFERS.search(question) and not asks_a_fact:
         return False
     return bool(_REFERS.search(question) or _LEADS.search(question) or _ONE.search(question)) or asks_a_fact \
-        or len(question.split()) <= SHORT_FOLLOW_UP_WORDS
+        or asks_detail(question) or len(question.split()) <= SHORT_FOLLOW_UP_WORDS
 
 
 def _names_option(question: str, product: ProductRecord) -> bool:
@@ -259,6 +262,15 @@ def _thing_asked_for(question: str) -> str | None:
 
 def _titles_with_prices(products: list[ProductRecord]) -> str:
     return join_words([p.title + (f" ({price})" if (price := price_text(p)) else "") for p in products])
+
+
+def _as_asked(question: str) -> str:
+    """The kind as the shopper wrote it ("do you have yoga pants for women?" → "yoga pants for women"), if short."""
+    asked = _EXISTS.match(question.strip()) or _WHICH_DO_YOU_HAVE.match(question.strip())
+    words = re.sub(r"[?!.]+$", "", (asked.group(1) or asked.group(2) or "") if asked else "").strip().split()
+    while words and words[0].lower() in ("a", "an", "any", "some", "the"):
+        words = words[1:]
+    return " ".join(words).lower() if 0 < len(words) <= MAX_LABEL_WORDS else ""
 
 
 def _kind_label(words: str) -> str:
