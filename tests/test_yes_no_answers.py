@@ -12,17 +12,17 @@ from bot.answerers.replies import DECLINE, WHICH_PRODUCT
 from bot.app.settings import Settings
 from tests.testbot import TestBot, built_settings, whole_bot
 
-CATALOG = """sku,title,description,price,sizes,colors,material,category,url,currency
+CATALOG = """sku,title,description,price,was_price,sizes,colors,material,category,url,currency
 FW-BT-1,Trailhead Steel Water Bottle,"Double-wall stainless steel keeps drinks cold for 24 hours.
 Powder-coated finish.
 Leak-proof screw cap.
-Carry loop.",29.00,,,stainless steel,bottles,\
+Carry loop.",29.00,35.00,,,stainless steel,bottles,\
 https://fernwood.example/p/FW-BT-1,USD
 FW-PN-2,Alder Hooded Rain Poncho,"A light poncho for sudden showers. The adjustable hood has a stiffened brim. \
-Wraps into its own chest pocket.",45.00,S/M|L/XL,olive|slate,ripstop nylon,rainwear,https://fernwood.example/p/FW-PN-2,USD
+Wraps into its own chest pocket.",45.00,,S/M|L/XL,olive|slate,ripstop nylon,rainwear,https://fernwood.example/p/FW-PN-2,USD
 FW-BN-3,Cedar Merino Beanie,"A soft beanie knitted from merino wool. Machine wash cold and lay flat to dry.",\
-32.00,,charcoal|moss|rust,merino wool,hats,https://fernwood.example/p/FW-BN-3,USD
-FW-MG-4,Fernwood Mug,"An enamel mug for the campfire and the kitchen table.",18.00,,,enamel steel,mugs,\
+32.00,,,charcoal|moss|rust,merino wool,hats,https://fernwood.example/p/FW-BN-3,USD
+FW-MG-4,Fernwood Mug,"An enamel mug for the campfire and the kitchen table.",18.00,,,,enamel steel,mugs,\
 https://fernwood.example/p/FW-MG-4,USD
 """
 HELP = """<!DOCTYPE html>
@@ -107,3 +107,12 @@ async def test_nothing_named_yet_gets_a_question_back_and_the_answer_follows_the
     assert which.text == WHICH_PRODUCT and which.confident
     named = await bot.ask("the cedar beanie")
     assert "charcoal, moss and rust" in named.text, named.text
+
+
+async def test_what_is_on_sale_lists_what_is_reduced_and_says_when_nothing_is(bot: TestBot) -> None:
+    sale = await bot.ask("what's on sale?")
+    assert sale.text == "On sale now: Trailhead Steel Water Bottle ($29.00, was $35.00).", sale.text
+    hats = await bot.ask("which hats are on sale?")
+    assert hats.text == "I can't see any hats on sale right now.", hats.text
+    beanie = await bot.ask("is the cedar beanie on sale?")  # a product's own question, not a list
+    assert beanie.text.startswith("The Cedar Merino Beanie costs $32.00"), beanie.text

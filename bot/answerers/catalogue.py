@@ -1,5 +1,5 @@
-"""Questions about the catalogue rather than one product: the cheapest or most expensive of a kind, and
-what there is under a price — a short list with prices."""
+"""Questions about the catalogue rather than one product: the cheapest or most expensive of a kind, what there
+is under a price, and what is on sale — a short list with prices."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ class CatalogueAnswer:
 def answer_catalogue(ask: CatalogueAsk, kind: str, candidates: list[ProductRecord], of_those: bool = False
                      ) -> CatalogueAnswer:
     """The cheapest or dearest of a kind (or, `of_those`, of the products just shown), or those under a price."""
-    priced = [(p, low) for p in candidates if (low := _lowest(p)) is not None]
     label = kind.strip() or "item"
+    if ask.order == "on sale":
+        return _on_sale(kind.strip(), candidates)
+    priced = [(p, low) for p in candidates if (low := _lowest(p)) is not None]
     if not priced:
         return CatalogueAnswer(f"I couldn't find any {label} with a price in our catalogue.", (), confident=False)
     if ask.order == "under" and ask.limit is not None:
@@ -53,13 +55,33 @@ def _under(limit: Decimal, label: str, priced: list[tuple[ProductRecord, Decimal
     if not below:
         cheapest = min(priced, key=lambda pair: pair[1])[0]
         return CatalogueAnswer(
-            f"I couldn't find a {label} under {money(limit, currency)}; the cheapest is the {cheapest.title} at "
+            f"I couldn't find any {label} under {money(limit, currency)}; the cheapest is the {cheapest.title} at "
             f"{price_text(cheapest)}.", (cheapest,))
     shown = [p for p, _ in below[:LISTED_UNDER]]
     items = join_words([f"{p.title} ({price_text(p)})" for p in shown])
     more = f" and {len(below) - len(shown)} more" if len(below) > len(shown) else ""
     count = "One option" if len(below) == 1 else f"{len(below)} options"
     return CatalogueAnswer(f"{count} under {money(limit, currency)}: {items}{more}.", tuple(shown))
+
+
+def _on_sale(kind: str, candidates: list[ProductRecord]) -> CatalogueAnswer:
+    """What is reduced now (a "was" price above the price), cheapest first — or that none of it is."""
+    reduced = [(p, was) for p in candidates if (was := _was_price(p)) is not None]
+    reduced.sort(key=lambda pair: _lowest(pair[0]) or Decimal(0))
+    if not reduced:
+        return CatalogueAnswer(f"I can't see {f'any {kind}' if kind else 'anything'} on sale right now.", ())
+    shown = reduced[:LISTED_UNDER]
+    items = [f"{p.title} ({price_text(p)}, was {money(was, p.currency)})" for p, was in shown]
+    left = len(reduced) - len(shown)
+    listed = f"{', '.join(items)}, and {left} more" if left else join_words(items)
+    lead = f"{kind[:1].upper()}{kind[1:]} on sale now" if kind else "On sale now"
+    return CatalogueAnswer(f"{lead}: {listed}.", tuple(p for p, _ in shown))
+
+
+def _was_price(product: ProductRecord) -> Decimal | None:
+    was = [v.compare_at_price for v in product.variants
+           if v.compare_at_price is not None and v.price is not None and v.compare_at_price > v.price]
+    return max(was) if was else None
 
 
 def _lowest(product: ProductRecord) -> Decimal | None:

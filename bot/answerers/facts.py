@@ -270,6 +270,8 @@ def _as_asked(question: str) -> str:
     words = re.sub(r"[?!.]+$", "", (asked.group(1) or asked.group(2) or "") if asked else "").strip().split()
     while words and words[0].lower() in ("a", "an", "any", "some", "the"):
         words = words[1:]
+    if words and words[0].lower() in ("anything", "something", "stuff", "things"):
+        words = ["things", *words[1:]]  # "do you have anything for yoga?" → "things for yoga"
     return " ".join(words).lower() if 0 < len(words) <= MAX_LABEL_WORDS else ""
 
 

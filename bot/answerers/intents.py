@@ -32,6 +32,9 @@ SUPERLATIVE = re.compile(rf"\b(?:{_CHEAPEST_WORDS}|{_PRICIEST_WORDS})\b", re.IGN
 # ranks nothing.
 _DEARER = re.compile(r"\b(?:more expensive|pricier|costlier|dearer|costs? more)\b(?! than)")
 _LESS_DEAR = re.compile(r"\b(?:less expensive|costs? less)\b(?! than)")
+# "what's on sale?", "anything reduced?", "which jackets are on sale?" — not "is the belt on sale?"
+_ON_SALE = re.compile(r"^\s*(?:what(?:'?s| is| are)?|which|any(?:thing)?|show me|do you have (?:any(?:thing)?|some)|"
+                      r"got any(?:thing)?)\b[^?]*\b(?:on sale|reduced|discounted|on offer|deals|sales)\b")
 _UNDER = re.compile(r"\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|within|no more than)\s*"
                     r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)\s*(?:[$€£]|dollars?|euros?|pounds?|bucks)?")
 
@@ -73,7 +76,7 @@ class Facets:
 
 @dataclass(frozen=True, slots=True)
 class CatalogueAsk:
-    order: str  # "cheapest" | "priciest" | "under"
+    order: str  # "cheapest" | "priciest" | "under" | "on sale"
     limit: Decimal | None = None  # for "under"
 
 
@@ -105,6 +108,8 @@ def catalogue_ask(question: str) -> CatalogueAsk | None:
         return CatalogueAsk("priciest")
     if _CHEAPEST.search(q) and not re.search(r"\bcheaper than\b", q):
         return CatalogueAsk("cheapest")
+    if _ON_SALE.search(q):
+        return CatalogueAsk("on sale")
     under = _UNDER.search(q)
     if under is not None:
         try:
