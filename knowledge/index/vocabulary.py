@@ -15,6 +15,7 @@ MIN_WORD = 3
 MIN_PREFIX = 4  # a word this long is known when a word the store uses begins with it
 MIN_TYPO_WORD = 5  # shorter words are too alike ("tall", "tell", "wall") to be taken for a misspelling
 TYPO_CUTOFF = 0.8  # a misspelling ("waterprof") of a word the store uses is that word
+MAX_TYPO_LENGTH_GAP = 2
 ALWAYS = 1 << 30  # an empty vocabulary (a version built before it was kept) knows every word
 
 
@@ -37,6 +38,9 @@ class Vocabulary:
             self._texts_using.update({stem(w) for w in found})
         self._words = sorted(words)
         self._known = words
+        self._by_start: dict[str, list[str]] = {}  # first letter → words: a misspelling is looked for among these
+        for w in self._words:
+            self._by_start.setdefault(w[0], []).append(w)
 
     def __len__(self) -> int:
         return len(self._words)
@@ -61,5 +65,7 @@ class Vocabulary:
                 forms.add(self._words[at])
         forms |= {word[:end] for end in range(MIN_PREFIX + 1, len(word)) if word[:end] in self._known}
         if not forms and len(word) >= MIN_TYPO_WORD:
-            forms = set(difflib.get_close_matches(word, self._words, n=1, cutoff=TYPO_CUTOFF))
+            # Same first letter, about as long: bounded however large the store (a few ms, not 40 ms per word)
+            alike = [w for w in self._by_start.get(word[0], ()) if abs(len(w) - len(word)) <= MAX_TYPO_LENGTH_GAP]
+            forms = set(difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF))
         return forms
