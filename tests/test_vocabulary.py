@@ -3,16 +3,20 @@ bot/answerers/unmentioned.py)."""
 
 from __future__ import annotations
 
-from bot.answerers.unmentioned import unmentioned
+from decimal import Decimal
+
+from bot.answerers.comparison import parse_number
+from bot.answerers.unmentioned import RARE_MIN_TEXTS, unmentioned
 from knowledge.index.vocabulary import Vocabulary, stem
 
-STORE = Vocabulary([
+STORE_TEXTS = [
     "Shipping is free on orders over $50.",
     "We ship internationally from our Leeds warehouse.",
     "When returning a gift, the recipient receives store credit.",
     "The poncho wraps into its own pocket.",
     "Waterproof hikers with a cozy lining.",
-])
+]
+STORE = Vocabulary(STORE_TEXTS)
 
 
 def test_another_form_or_a_misspelling_of_a_word_the_store_uses_is_known() -> None:
@@ -36,8 +40,21 @@ def test_a_yes_no_question_on_a_word_never_used_is_unmentioned() -> None:
     assert unmentioned("is it waterproof? my dog hates rain", STORE) == ()
 
 
-def test_a_rare_word_the_answer_does_not_use_is_unmentioned_there() -> None:
+def test_a_rare_word_the_answer_does_not_use_is_unmentioned_there_in_a_large_store() -> None:
     gift_returns = "When returning a gift, the recipient receives store credit."
-    assert unmentioned("do you gift wrap?", STORE, answer=gift_returns) == ("wrap",)
-    assert unmentioned("do you gift wrap?", STORE) == ()  # the store does use the word (the poncho)
-    assert unmentioned("do you offer store credit?", STORE, answer=gift_returns) == ()
+    large = Vocabulary([*STORE_TEXTS, *(f"Trail shoe model {n} has a grippy sole." for n in range(RARE_MIN_TEXTS))])
+    assert unmentioned("do you gift wrap?", large, answer=gift_returns) == ("wrap",)
+    assert unmentioned("do you gift wrap?", large) == ()  # the store does use the word (the poncho)
+    assert unmentioned("do you offer store credit?", large, answer=gift_returns) == ()
+    # In a small store most words are that rare: "we deliver to Canada" answers "do you ship to canada?"
+    assert unmentioned("do you gift wrap?", STORE, answer=gift_returns) == ()
+
+
+def test_forms_and_counts() -> None:
+    assert STORE.knows("washable") is False and Vocabulary(["Machine wash cold."]).knows("washable")
+    assert Vocabulary(["1,250 g"]).texts == 1
+
+
+def test_a_thousands_separator_is_not_a_decimal_comma() -> None:
+    assert parse_number("1,250") == Decimal(1250) and parse_number("1,05") == Decimal("1.05")
+    assert parse_number("950") == Decimal(950)

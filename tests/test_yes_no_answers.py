@@ -33,6 +33,8 @@ HELP = """<!DOCTYPE html>
 <h2>Gifts</h2>
 <p>When returning a gift, the recipient receives store credit for the amount paid. Gift cards can be used online
 and never expire.</p>
+<h2>Tax</h2>
+<p>Sales tax is added at checkout for orders shipped to states that charge it.</p>
 </body></html>
 """
 
@@ -116,3 +118,32 @@ async def test_what_is_on_sale_lists_what_is_reduced_and_says_when_nothing_is(bo
     assert hats.text == "I can't see any hats on sale right now.", hats.text
     beanie = await bot.ask("is the cedar beanie on sale?")  # a product's own question, not a list
     assert beanie.text.startswith("The Cedar Merino Beanie costs $32.00"), beanie.text
+
+
+async def test_sales_tax_and_deals_for_students_are_not_questions_about_reduced_products(bot: TestBot) -> None:
+    tax = await bot.ask("what is the sales tax?")
+    assert tax.confident and "added at checkout" in tax.text, tax.text
+    students = await bot.ask("any deals for students?")
+    assert "On sale now" not in students.text, students.text
+
+
+async def test_asking_for_a_detail_of_the_product_in_focus_stays_with_it(bot: TestBot) -> None:
+    await bot.ask("how much is the cedar beanie?")
+    material = await bot.ask("can you tell me the material?")
+    assert material.confident and "merino wool" in material.text and "Cedar" in material.text, material.text
+
+
+@pytest.fixture(scope="module")
+def one_product(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
+    source = tmp_path_factory.mktemp("one") / "store"
+    (source / "products").mkdir(parents=True)
+    rows = CATALOG.splitlines(keepends=True)
+    first_row = "".join(rows[: next(i for i, r in enumerate(rows) if r.startswith("FW-PN-2"))])
+    (source / "products" / "catalog.csv").write_text(first_row, encoding="utf-8")
+    return built_settings(source, source.parent / "kb", redis_url)
+
+
+async def test_a_store_of_one_product_never_asks_which_product(one_product: Settings) -> None:
+    async with whole_bot(one_product) as bot:
+        price = await bot.ask("how much is it?")
+    assert "$29.00" in price.text and price.text != WHICH_PRODUCT, price.text

@@ -22,7 +22,7 @@ _COMPARED = (
     (re.compile(r"\b(?:warmer|warmest)\b", re.I), "how warm is it?"),
 )
 _HEAVIER = re.compile(r"\b(?:heavier|heaviest|weighs? more)\b", re.I)
-_WEIGHT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(kg|g|grams?|lbs?|oz)\b", re.I)
+_WEIGHT = re.compile(r"(\d+(?:[.,]\d+)*)\s*(kg|g|grams?|lbs?|oz)\b(?!/)", re.I)
 _GRAMS = {"kg": Decimal(1000), "g": Decimal(1), "gram": Decimal(1), "grams": Decimal(1), "lb": Decimal("453.6"),
           "lbs": Decimal("453.6"), "oz": Decimal("28.35")}
 
@@ -60,9 +60,16 @@ def _by_weight(found: list[tuple[str, ProductRecord]], heavier: bool) -> str | N
         if len(found) < 2 or len(figures) != 1:
             return None
         number, unit = figures[0]
-        weights.append((Decimal(number.replace(",", ".")) * _GRAMS[unit.lower()], f"{number} {unit}", product))
+        weights.append((parse_number(number) * _GRAMS[unit.lower()], f"{number} {unit}", product))
     weights.sort(key=lambda w: w[0], reverse=heavier)
     (_, first, winner), rest = weights[0], weights[1:]
     word = ("heavier" if heavier else "lighter") if len(weights) == 2 else ("heaviest" if heavier else "lightest")
     others = "; ".join(f"the {p.title} weighs {w}" for _, w, p in rest)
     return f"The {winner.title} is the {word}, at {first}; {others}."
+
+
+def parse_number(text: str) -> Decimal:
+    """"1,250" is a thousand and more; "1,05" (a decimal comma) and "1.05" are one and a bit."""
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+", text):
+        return Decimal(text.replace(",", ""))
+    return Decimal(text.replace(",", "."))

@@ -30,8 +30,8 @@ async def describe(product: ProductRecord, question: str, picker: SentencePicker
     sentences = product_units(product)
     query = detail_query(question, product)
     hinted = frozenset(w for w in re.findall(r"[a-z]+", question.lower()) if any(p.search(w) for p, _ in _HINTS))
-    record = " ".join(sentences)
-    unknown = unmentioned(question, vocabulary, hinted, record) if vocabulary is not None else ()
+    # Only words the store never uses: a rare one may be the shopper's own situation ("for night runs")
+    unknown = unmentioned(question, vocabulary, hinted) if vocabulary is not None else ()
     # the first figure asked for that the description gives ("how big, what capacity?": litres, else dimensions)
     with_figure = next((found for asks, figure in _FIGURES if asks.search(question)
                         and (found := [s for s in sentences if figure.search(s)])), [])
@@ -78,12 +78,16 @@ _NUMBER = r"\d+(?:[.,]\d+)?\s*"
 _FIGURES = (
     (re.compile(r"\b(?:litres?|liters?|capacity|volume|how much (?:does it )?hold)\b", re.I),
      re.compile(rf"{_NUMBER}-?\s*(?:l|litres?|liters?)\b", re.I)),
+    # not a fabric's "250 g/m²", nor what it carries ("supports up to 120 kg")
     (re.compile(r"\bhow heavy\b|\bweigh|\bweight\b", re.I),
-     re.compile(rf"{_NUMBER}(?:kg|g|grams?|lbs?|oz)\b(?!/)", re.I)),  # not a fabric's "250 g/m²"
-    (re.compile(r"\bhow (?:big|large|tall|wide|long|deep)\b(?!.*\b(?:last|lasts|take|takes|run|runs|burn|charge)\b)|"
-                r"\bdimensions?\b", re.I),
-     re.compile(rf"{_NUMBER}(?:x\s*{_NUMBER})*(?:cm|mm|in|inches)\b|\d+(?:\.\d+)?\s*[\"”″]", re.I)),
+     re.compile(rf"^(?!.*\b(?:up to|supports?|max(?:imum)?|load|rated for)\b).*?"
+                rf"{_NUMBER}(?:kg|g|grams?|lbs?|oz)\b(?!/)", re.I)),
+    (re.compile(r"\bhow (?:big|large|tall|wide|long|deep)\b"
+                r"(?!.*\b(?:last|lasts|take|takes|run|runs|burn|charge|life|warranty|guarantee)\b)|\bdimensions?\b",
+                re.I),
+     re.compile(rf"{_NUMBER}(?:x\s*{_NUMBER})*(?:cm|mm|inch|inches)\b|\d+(?:\.\d+)?\s*[\"”″]", re.I)),
 )
+
 
 
 def asks_detail(question: str) -> bool:

@@ -70,6 +70,8 @@ class FactAnswerer:
         live = self._knowledge.live  # one version for the whole answer
         focus = focus_of(history)
         in_focus = [p for p in (live.catalog.get(i) for i in (focus.products if focus else ())) if p is not None]
+        if not in_focus and len(live.catalog) == 1:
+            in_focus = list(live.catalog)  # a store of one product: "how much is it?" is about it
         previous = next((t.text for t in reversed(history) if t.role == "shopper"), "")
         listed = self._catalogue(question, live, in_focus, focus.kind if focus else "")
         if listed is not None:
@@ -156,8 +158,9 @@ class FactAnswerer:
             words, refers_to_list = listed_kind, False
         candidates = in_focus if refers_to_list else live.matcher.of_kind(words)
         if not candidates:
-            # "which delivery option is cheaper?" is for the store's pages; "the cheapest kayak?" has no answer
-            return None if POLICY.search(question) else decline()
+            # "which delivery option is cheaper?", "what is the sales tax?" are for the store's pages; "the cheapest
+            # kayak?" has no answer
+            return None if POLICY.search(question) or ask.order == "on sale" else decline()
         kind = "" if refers_to_list else _kind_label(words)
         answer = answer_catalogue(ask, kind, candidates, of_those=refers_to_list)
         # Of those shown, the list's kind stays in focus: "which is the cheapest?" next ranks all of it
@@ -177,7 +180,8 @@ class FactAnswerer:
             return named.product, named.product != in_focus[0]
         if not (_follows(question) or _names_option(question, in_focus[0])) or POLICY.search(question):
             return None, False
-        if _TO_THE_STORE.search(question) and not refers and unmentioned(question, live.vocabulary):
+        if _TO_THE_STORE.search(question) and not refers and not _names_option(question, in_focus[0]) \
+                and unmentioned(question, live.vocabulary):
             return None, False  # "do you do a student discount?" where nothing says students: not about the product
         sibling = live.matcher.sibling(question, in_focus[0])  # "and the 55 cm one"
         if sibling is not None:
@@ -237,7 +241,8 @@ def _names_nothing(question: str) -> bool:
 def _follows(question: str) -> bool:
     """Whether a question goes on about the product in focus — not one for the store ("do you gift wrap?")."""
     asks_a_fact = facets(question).any_fact  # "do you have other colours?", "what sizes are there?"
-    if _TO_THE_STORE.search(question) and not _REFERS.search(question) and not asks_a_fact:
+    if _TO_THE_STORE.search(question) and not _REFERS.search(question) and not asks_a_fact \
+            and not asks_detail(question):
         return False
     return bool(_REFERS.search(question) or _LEADS.search(question) or _ONE.search(question)) or asks_a_fact \
         or asks_detail(question) or len(question.split()) <= SHORT_FOLLOW_UP_WORDS

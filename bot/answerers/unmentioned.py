@@ -10,7 +10,8 @@ import re
 from bot.answerers.intents import FILLER
 from knowledge.index.vocabulary import Vocabulary
 
-RARE_TEXTS = 2  # a word the store uses in at most this many sentences is one an answer must itself name
+RARE_TEXTS = 2  # a word the store uses in at most this many sentences is one an answer must itself name —
+RARE_MIN_TEXTS = 500  # in a store this large: in a small one most words are that rare ("deliver" for "ship")
 # Whether something is so ("is it BPA free?", "does it have a date display?", "do you ship to canada?") — not a
 # request ("can you help me with…", "could you tell me about…") nor whether an action can be done ("can i swap…"),
 # which a shopper words in many ways the store's pages may not use
@@ -36,7 +37,8 @@ _GENERIC = frozenset(
         "when", "where", "who", "why", "whether", "than", "as", "be", "been", "being", "am", "hey", "hi",
         "thanks", "thank", "hello", "other", "others", "another", "different", "else", "new", "dont", "doesnt",
         "isnt", "arent", "cant", "wont", "didnt", "wasnt", "im",
-        "ive", "youre", "thats", "whats", "theres",
+        "ive", "youre", "thats", "whats", "theres", "same", "two", "three", "both", "product", "products", "item",
+        "items", "model", "store", "shop", "online", "website", "site",
     ]
 )
 
@@ -51,7 +53,7 @@ def unmentioned(question: str, store: Vocabulary, ignore: frozenset[str] = froze
     clause = _CLAUSE.split(question, maxsplit=1)[0].lower()
     words = [w for w in re.findall(r"[a-z]+", clause)
              if len(w) >= 3 and w not in _GENERIC and w not in FILLER and w not in ignore]
-    near_answer = Vocabulary([answer]) if answer is not None else None
+    near_answer = Vocabulary([answer]) if answer is not None and store.texts >= RARE_MIN_TEXTS else None
     return tuple(w for w in words
                  if (used := store.texts_using(w)) == 0
                  or (near_answer is not None and used <= RARE_TEXTS and not near_answer.knows(w)))

@@ -10,12 +10,14 @@ from collections import Counter
 from collections.abc import Iterable
 
 _WORD = re.compile(r"[a-z]+")
-_SUFFIXES = ("iness", "ness", "ings", "ing", "ers", "er", "ies", "ied", "ed", "es", "s", "ly", "y", "ily")
+_SUFFIXES = ("iness", "ness", "ings", "ing", "able", "ible", "ers", "er", "ies", "ied", "ed", "es", "s", "ily", "ly",
+             "y")
 MIN_WORD = 3
 MIN_PREFIX = 4  # a word this long is known when a word the store uses begins with it
 MIN_TYPO_WORD = 5  # shorter words are too alike ("tall", "tell", "wall") to be taken for a misspelling
 TYPO_CUTOFF = 0.8  # a misspelling ("waterprof") of a word the store uses is that word
 MAX_TYPO_LENGTH_GAP = 2
+MAX_COUNTED = 10_000
 ALWAYS = 1 << 30  # an empty vocabulary (a version built before it was kept) knows every word
 
 
@@ -31,13 +33,16 @@ def stem(word: str) -> str:
 class Vocabulary:
     def __init__(self, texts: Iterable[str]) -> None:
         self._texts_using: Counter[str] = Counter()  # stem → how many texts use a word of that stem
+        self.texts = 0
         words: set[str] = set()
         for text in texts:
+            self.texts += 1
             found = {w for w in _WORD.findall(text.lower()) if len(w) >= MIN_WORD}
             words |= found
             self._texts_using.update({stem(w) for w in found})
         self._words = sorted(words)
         self._known = words
+        self._counted: dict[str, int] = {}
         self._by_start: dict[str, list[str]] = {}  # first letter → words: a misspelling is looked for among these
         for w in self._words:
             self._by_start.setdefault(w[0], []).append(w)
@@ -53,7 +58,12 @@ class Vocabulary:
         misspelling of, counts as the word."""
         if not self._words:
             return ALWAYS
-        return max((self._texts_using[stem(form)] for form in self._forms(word.lower())), default=0)
+        word = word.lower()
+        if word not in self._counted:  # asked again by each step of one answer
+            if len(self._counted) >= MAX_COUNTED:  # bounded, whatever shoppers type
+                self._counted.clear()
+            self._counted[word] = max((self._texts_using[stem(form)] for form in self._forms(word)), default=0)
+        return self._counted[word]
 
     def _forms(self, word: str) -> set[str]:
         """The words the store uses that are this one: the same stem, a longer form ("ship" → "shipping"), a
