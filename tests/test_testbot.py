@@ -31,8 +31,11 @@ async def test_follow_up_understands_it(testbot: TestBot) -> None:
 
 async def test_reset_forgets_what_it_was(testbot: TestBot) -> None:
     await testbot.ask("tell me about the Summit Pro tent")
+    assert await testbot.memory()
     assert (await testbot.ask("/reset")).text == messages.RESET
-    assert not (await testbot.ask("how heavy is it?")).confident
+    assert not await testbot.memory()  # the turns and the product in focus are gone
+    # (the tiny store sells one product, so "how heavy is it?" is still about the tent: see test_answers.py for a
+    # store where /reset leaves "it" unknown)
 
 
 async def test_ops_command_refused_for_a_shopper(testbot: TestBot) -> None:
