@@ -147,3 +147,11 @@ async def test_a_store_of_one_product_never_asks_which_product(one_product: Sett
     async with whole_bot(one_product) as bot:
         price = await bot.ask("how much is it?")
     assert "$29.00" in price.text and price.text != WHICH_PRODUCT, price.text
+
+
+async def test_a_size_asked_of_a_product_sold_in_one_version(bot: TestBot) -> None:
+    await bot.ask("how much is the fernwood mug?")
+    large = await bot.ask("does it come in large?")
+    assert large.text == "Sorry, the Fernwood Mug doesn't come in L. It comes in one version only.", large.text
+    small = await bot.ask("is it small enough to pack?")  # not a size asked for
+    assert "doesn't come in" not in small.text, small.text

@@ -58,6 +58,12 @@ COLOURS = frozenset(
 _SIZE_WORDS = {"extra small": "XS", "x-small": "XS", "small": "S", "medium": "M", "large": "L", "extra large": "XL",
                "x-large": "XL", "xx-large": "XXL", "2xl": "XXL", "3xl": "XXXL"}
 _SIZE_CODES = re.compile(r"(?<![\w$€£])(XXXL|XXL|XL|XS|XXS|S|M|L)(?![\w])")
+# A size asked for as a version of the product ("does it come in large?", "do you have it in XL?") — not "is it
+# small enough?" nor "L x W"
+_IN_A_SIZE = re.compile(r"\b(?:comes?|available|have (?:it|this|them|one)|got (?:it|one)|sold|make (?:it|them)|get it)"
+                        r"\s+in\s+(?:an?\s+|size\s+)?(xxs|xs|xl|xxl|xxxl|2xl|3xl|s|m|l|extra small|x-small|small|"
+                        r"medium|extra large|x-large|xx-large|large)\b")
+_SIZES_IN_TEXT = re.compile(r"\bsizes?\b|\bsizing\b|\bfits?\b|\bone size\b", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +162,9 @@ def variant_ask(question: str, product: ProductRecord) -> VariantAsk:
     has_colours = {_colour(v) for v in has}
     missing = [w for w in COLOURS if re.search(rf"\b{w}\b", q) and _colour(w) not in has_colours
                and not any(w in v for v in has) and w not in product.title.lower()]
+    if not any(_is_size(o.name) for o in product.options) and not _SIZES_IN_TEXT.search(product.description):
+        # "does it come in large?" of a product sold in one version, whose text names no sizes either
+        missing += [_SIZE_WORDS.get(m.group(1).lower(), m.group(1).upper()) for m in _IN_A_SIZE.finditer(q)]
     if any(_is_size(o.name) for o in product.options):
         sizes = {v.upper() for o in product.options if _is_size(o.name) for v in o.values}
         for code in _asked_sizes(question):
