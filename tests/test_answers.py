@@ -222,3 +222,12 @@ async def test_a_question_on_a_part_of_the_product_in_focus_stays_with_it(bot: T
 async def test_a_kind_asked_for_is_named_as_the_shopper_wrote_it(bot: TestBot) -> None:
     women = await bot.ask("do you have jackets for women?")
     assert women.text.startswith("Yes, we have jackets for women: Ridgeline 3L Shell Jacket Women's"), women.text
+
+
+async def test_a_plural_title_takes_a_plural_verb(bot: TestBot) -> None:
+    socks = await bot.ask("how much are the liner socks?")
+    assert socks.text == "The Liner Socks cost €14.00.", socks.text
+    large = await bot.ask("do they come in XXL?")
+    assert large.text.startswith("Sorry, the Liner Socks don't come in XXL. They come in sizes"), large.text
+    tent = await bot.ask("how much is the summit pro tent?")
+    assert tent.text == "The Summit Pro 2 Four-Season Tent costs €449.00."

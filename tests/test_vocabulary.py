@@ -1,11 +1,13 @@
 """The store's vocabulary and the yes/no questions it cannot answer (knowledge/index/vocabulary.py,
-bot/answerers/unmentioned.py)."""
+bot/answerers/unmentioned.py), and the small text rules replies lean on: numbers in descriptions, the verb for a
+plural title."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from bot.answerers.comparison import parse_number
+from bot.answerers.phrasing import agree
 from bot.answerers.unmentioned import RARE_MIN_TEXTS, unmentioned
 from knowledge.index.vocabulary import Vocabulary, stem
 
@@ -58,3 +60,10 @@ def test_forms_and_counts() -> None:
 def test_a_thousands_separator_is_not_a_decimal_comma() -> None:
     assert parse_number("1,250") == Decimal(1250) and parse_number("1,05") == Decimal("1.05")
     assert parse_number("950") == Decimal(950)
+
+
+def test_the_verb_agrees_with_a_plural_title() -> None:
+    assert agree("Liner Socks", "costs", "cost") == "cost"
+    assert agree("Trail Running Shoes Men's", "costs", "cost") == "cost"  # the plural before "Men's"
+    for singular in ("Trek Merino Hiking Socks 2-Pack", "Glass", "Summit Pro 2 Four-Season Tent", "Lotus"):
+        assert agree(singular, "costs", "cost") == "costs", singular

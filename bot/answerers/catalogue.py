@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.answerers.intents import CatalogueAsk
-from bot.answerers.phrasing import join_words, money, price_text
+from bot.answerers.phrasing import agree, join_words, money, price_text
 from knowledge.sources.records import ProductRecord
 
 LISTED = 3
@@ -43,7 +43,9 @@ def answer_catalogue(ask: CatalogueAsk, kind: str, candidates: list[ProductRecor
         lead = f"The {word} of our {label}" if plural else f"Our {word} {label}"  # not "our cheapest socks is"
     text = f"{lead} is the {best.title} at {price_text(best)}."
     if of_those and len(priced) == 2:
-        return CatalogueAnswer(f"{text[:-1]}; the {rest[0].title} costs {price_text(rest[0])}.", (best, *rest))
+        other = rest[0]
+        return CatalogueAnswer(f"{text[:-1]}; the {other.title} {agree(other.title, 'costs', 'cost')} "
+                               f"{price_text(other)}.", (best, *rest))
     if rest:
         text += f" Next: {join_words([f'{p.title} ({price_text(p)})' for p in rest])}."
     return CatalogueAnswer(text, (best, *rest))

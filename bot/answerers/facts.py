@@ -19,7 +19,7 @@ from bot.answerers.intents import (
     variant_ask,
 )
 from bot.answerers.passages import Knowledge, PassageAnswerer
-from bot.answerers.phrasing import join_words, price_text
+from bot.answerers.phrasing import agree, join_words, price_text
 from bot.answerers.products import Context, answer_product
 from bot.answerers.replies import decline, list_reply, product_reply, which_product
 from bot.answerers.sentences import SentencePicker
@@ -216,7 +216,8 @@ class FactAnswerer:
         if len(found) == 1:
             product = found[0]
             price = price_text(product)
-            text = f"{we_have} the {product.title}" + (f": it costs {price}." if price else ".")
+            costs = agree(product.title, "it costs", "they cost")
+            text = f"{we_have} the {product.title}" + (f": {costs} {price}." if price else ".")
             return product_reply(text, product, True, ())
         more = f", and {len(found) - LISTED} more" if len(found) > LISTED else ""
         label = _as_asked(question) or _kind_label(thing) or "those"  # "yoga pants for women", not "yoga pants women"

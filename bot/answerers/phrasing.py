@@ -86,3 +86,12 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
     return cut + "…"
+
+
+def agree(title: str, singular: str, plural: str) -> str:
+    """The verb for a product's title: "the Liner Socks cost", "the Summit Pro 2 Tent costs". A title whose last
+    word (before a "Men's"/"Women's") is a plural noun is plural; "Glass", "Dress" and "2-Pack" are not."""
+    words = [w for w in re.findall(r"[A-Za-z][\w'’-]*", title) if not re.search(r"['’]s$", w)]
+    last = words[-1].lower() if words else ""
+    plural_noun = len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is", "ys"))
+    return plural if plural_noun else singular

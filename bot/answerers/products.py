@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.answerers.details import CONTENTS, describe, near
 from bot.answerers.intents import COLOURS, FILLER, Facets, VariantAsk, facets, variant_ask
 from bot.answerers.phrasing import (
+    agree,
     join_words,
     option_phrase,
     price_text,
@@ -59,8 +60,8 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
     if wanted.missing:
         parts.append(_missing(product, wanted))
     elif wanted.chosen and not variants:
-        parts.append(f"Sorry, the {product.title} isn't made in {variant_label(wanted.chosen)}. "
-                     f"It comes {_all_options(product)}.")
+        parts.append(f"Sorry, the {product.title} {_isnt(product)} made in "
+                     f"{variant_label(wanted.chosen)}. {_it_comes(product)} {_all_options(product)}.")
     elif wanted.chosen and not asked.any_fact:
         parts.append(_exists(product, wanted, variants))
     if not wanted.missing and variants:
@@ -71,7 +72,7 @@ async def answer_product(product: ProductRecord, question: str, picker: Sentence
         # also "what size is the brick?" (no size option)
         details = await _details(product, question, picker, vocabulary)
         if not details.confident and (asked.colours or asked.sizes):
-            return ProductAnswer(f"The {product.title} comes in one version only.")
+            return ProductAnswer(f"The {product.title} {_comes(product)} in one version only.")
         return dataclasses.replace(details, options=context.options)  # the variant talked of stays in focus
     if _asks_more(question, product, wanted):  # "price and warranty?": the rest from the description
         details = await _details(product, question, picker, vocabulary)
@@ -97,7 +98,7 @@ def _facts(product: ProductRecord, asked: Facets, wanted: VariantAsk, variants: 
             parts.append(f"I don't have a price for the {product.title}{label}.")
         else:
             sale = sale_text(product, variants)
-            parts.append(f"The {product.title}{label} costs {price}{sale or ''}.")
+            parts.append(f"The {product.title}{label} {agree(product.title, 'costs', 'cost')} {price}{sale or ''}.")
             if asked.sale and sale is None:
                 parts.append("That's its regular price; it isn't on sale right now.")
     if (asked.colours or asked.sizes) and _has_asked_option(product, asked):
@@ -119,9 +120,9 @@ def _options(product: ProductRecord, asked: Facets) -> str:
               or (asked.sizes and "size" in o.name.lower())]
     if not chosen:
         if not product.options:
-            return f"The {product.title} comes in one version only."
+            return f"The {product.title} {_comes(product)} in one version only."
         chosen = list(product.options)
-    return f"The {product.title} comes {' and '.join(option_phrase(o.name, o.values) for o in chosen)}."
+    return f"The {product.title} {_comes(product)} {' and '.join(option_phrase(o.name, o.values) for o in chosen)}."
 
 
 def _all_options(product: ProductRecord) -> str:
@@ -132,13 +133,14 @@ def _missing(product: ProductRecord, wanted: VariantAsk) -> str:
     relevant = [o for o in product.options
                 if any(_kind_of(m) == _option_kind(o.name) for m in wanted.missing)] or list(product.options)
     comes = " and ".join(option_phrase(o.name, o.values) for o in relevant) or "in one version only"
-    return f"Sorry, the {product.title} doesn't come in {join_words(list(wanted.missing), 'or')}. It comes {comes}."
+    return (f"Sorry, the {product.title} {_doesnt(product)} come in "
+            f"{join_words(list(wanted.missing), 'or')}. {_it_comes(product)} {comes}.")
 
 
 def _exists(product: ProductRecord, wanted: VariantAsk, variants: tuple[Variant, ...]) -> str:
     stock = _availability(variants)
     tail = {True: " and it's in stock", False: ", but it's out of stock right now", None: ""}[stock]
-    return f"Yes, the {product.title} comes in {variant_label(wanted.chosen)}{tail}."
+    return f"Yes, the {product.title} {_comes(product)} in {variant_label(wanted.chosen)}{tail}."
 
 
 def _availability(variants: tuple[Variant, ...]) -> bool | None:
@@ -213,7 +215,7 @@ def _overview(product: ProductRecord, yes: bool = False) -> str:
     price = price_text(product)
     parts = [_have(product, price) if yes else _summary(product)]
     if product.options:
-        parts.append(f"It comes {_all_options(product)}.")
+        parts.append(f"{_it_comes(product)} {_all_options(product)}.")
     first = next(iter(split_sentences(product.description)), "")
     if first and len(first) <= MAX_OVERVIEW_SENTENCE:
         parts.append(first)
@@ -230,7 +232,7 @@ def _have(product: ProductRecord, price: str | None) -> str:
 
 def _summary(product: ProductRecord) -> str:
     price = price_text(product)
-    return f"The {product.title}" + (f" costs {price}." if price else ".")
+    return f"The {product.title}" + (f" {agree(product.title, 'costs', 'cost')} {price}." if price else ".")
 
 
 async def _details(product: ProductRecord, question: str, picker: SentencePicker,
@@ -239,3 +241,19 @@ async def _details(product: ProductRecord, question: str, picker: SentencePicker
     if text is None:
         return ProductAnswer(f"I can't find that in the details I have for the {product.title}.", confident=False)
     return ProductAnswer(text)
+
+
+def _comes(product: ProductRecord) -> str:
+    return agree(product.title, "comes", "come")
+
+
+def _it_comes(product: ProductRecord) -> str:
+    return agree(product.title, "It comes", "They come")
+
+
+def _isnt(product: ProductRecord) -> str:
+    return agree(product.title, "isn't", "aren't")
+
+
+def _doesnt(product: ProductRecord) -> str:
+    return agree(product.title, "doesn't", "don't")
