@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.app.settings import Settings
-from tests.testbot import TestBot, built_settings, whole_bot
+from tests.testbot import TestBot, store_of_files, whole_bot
 
 POLICIES = """<!DOCTYPE html>
 <html><head><title>Help</title></head><body>
@@ -30,10 +30,7 @@ parcel at any post office and keep the receipt for your return until the refund 
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
-    source = tmp_path_factory.mktemp("policies") / "store"
-    (source / "pages").mkdir(parents=True)
-    (source / "pages" / "help.html").write_text(POLICIES, encoding="utf-8")
-    return built_settings(source, source.parent / "kb", redis_url)
+    return store_of_files(tmp_path_factory.mktemp("policies"), {"pages/help.html": POLICIES}, redis_url)
 
 
 @pytest.fixture

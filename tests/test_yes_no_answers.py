@@ -10,7 +10,7 @@ import pytest
 
 from bot.answerers.replies import DECLINE, WHICH_PRODUCT
 from bot.app.settings import Settings
-from tests.testbot import TestBot, built_settings, whole_bot
+from tests.testbot import TestBot, store_of_files, whole_bot
 
 CATALOG = """sku,title,description,price,was_price,sizes,colors,material,category,url,currency
 FW-BT-1,Trailhead Steel Water Bottle,"Double-wall stainless steel keeps drinks cold for 24 hours.
@@ -41,12 +41,8 @@ and never expire.</p>
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
-    source = tmp_path_factory.mktemp("fernwood") / "store"
-    (source / "products").mkdir(parents=True)
-    (source / "pages").mkdir()
-    (source / "products" / "catalog.csv").write_text(CATALOG, encoding="utf-8")
-    (source / "pages" / "help.html").write_text(HELP, encoding="utf-8")
-    return built_settings(source, source.parent / "kb", redis_url)
+    files = {"products/catalog.csv": CATALOG, "pages/help.html": HELP}
+    return store_of_files(tmp_path_factory.mktemp("fernwood"), files, redis_url)
 
 
 @pytest.fixture
@@ -135,12 +131,9 @@ async def test_asking_for_a_detail_of_the_product_in_focus_stays_with_it(bot: Te
 
 @pytest.fixture(scope="module")
 def one_product(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
-    source = tmp_path_factory.mktemp("one") / "store"
-    (source / "products").mkdir(parents=True)
     rows = CATALOG.splitlines(keepends=True)
     first_row = "".join(rows[: next(i for i, r in enumerate(rows) if r.startswith("FW-PN-2"))])
-    (source / "products" / "catalog.csv").write_text(first_row, encoding="utf-8")
-    return built_settings(source, source.parent / "kb", redis_url)
+    return store_of_files(tmp_path_factory.mktemp("one"), {"products/catalog.csv": first_row}, redis_url)
 
 
 async def test_a_store_of_one_product_never_asks_which_product(one_product: Settings) -> None:

@@ -120,6 +120,14 @@ def built_settings(source: Path, data_dir: Path, redis_url: str) -> Settings:
     return settings
 
 
+def store_of_files(root: Path, files: dict[str, str], redis_url: str) -> Settings:
+    """A made-up store written under `root` as its owner hands it over (path in the store → text), built."""
+    for name, text in files.items():
+        (root / "store" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "store" / name).write_text(text, encoding="utf-8")
+    return built_settings(root / "store", root / "kb", redis_url)
+
+
 def build_kb(settings: Settings) -> Manifest:
     """KB_SOURCE_DIR built into KB_DATA_DIR and made live, as `storebot kb build` does it."""
     from bot.cli.kb import build_with_progress

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from bot.answerers.details import WEIGHT
 from bot.answerers.phrasing import join_words
 from bot.answerers.products import answer_product
 from bot.answerers.replies import OFFER_PERSON, list_reply
@@ -22,7 +23,6 @@ _COMPARED = (
     (re.compile(r"\b(?:warmer|warmest)\b", re.I), "how warm is it?"),
 )
 _HEAVIER = re.compile(r"\b(?:heavier|heaviest|weighs? more)\b", re.I)
-_WEIGHT = re.compile(r"(\d+(?:[.,]\d+)*)\s*(kg|g|grams?|lbs?|oz)\b(?!/)", re.I)
 _GRAMS = {"kg": Decimal(1000), "g": Decimal(1), "gram": Decimal(1), "grams": Decimal(1), "lb": Decimal("453.6"),
           "lbs": Decimal("453.6"), "oz": Decimal("28.35")}
 
@@ -56,7 +56,7 @@ def _by_weight(found: list[tuple[str, ProductRecord]], heavier: bool) -> str | N
     weight (two figures, a packed and a trail weight, cannot be told apart: then None)."""
     weights = []
     for text, product in found:
-        figures = _WEIGHT.findall(text)
+        figures = WEIGHT.findall(text)
         if len(found) < 2 or len(figures) != 1:
             return None
         number, unit = figures[0]

@@ -75,13 +75,13 @@ _HINTS = (
 
 # A question for a figure, and how a description gives it: capacity first ("how big is it, what capacity?")
 _NUMBER = r"\d+(?:[.,]\d+)?\s*"
+WEIGHT = re.compile(r"(\d+(?:[.,]\d+)*)\s*(kg|g|grams?|lbs?|oz)\b(?!/)", re.I)  # not a fabric's "250 g/m²"
 _FIGURES = (
     (re.compile(r"\b(?:litres?|liters?|capacity|volume|how much (?:does it )?hold)\b", re.I),
      re.compile(rf"{_NUMBER}-?\s*(?:l|litres?|liters?)\b", re.I)),
-    # not a fabric's "250 g/m²", nor what it carries ("supports up to 120 kg")
+    # a weight, but not what it carries ("supports up to 120 kg")
     (re.compile(r"\bhow heavy\b|\bweigh|\bweight\b", re.I),
-     re.compile(rf"^(?!.*\b(?:up to|supports?|max(?:imum)?|load|rated for)\b).*?"
-                rf"{_NUMBER}(?:kg|g|grams?|lbs?|oz)\b(?!/)", re.I)),
+     re.compile(rf"^(?!.*\b(?:up to|supports?|max(?:imum)?|load|rated for)\b).*?{WEIGHT.pattern}", re.I)),
     (re.compile(r"\bhow (?:big|large|tall|wide|long|deep)\b"
                 r"(?!.*\b(?:last|lasts|take|takes|run|runs|burn|charge|life|warranty|guarantee)\b)|\bdimensions?\b",
                 re.I),
