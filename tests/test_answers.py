@@ -231,3 +231,9 @@ async def test_a_plural_title_takes_a_plural_verb(bot: TestBot) -> None:
     assert large.text.startswith("Sorry, the Liner Socks don't come in XXL. They come in sizes"), large.text
     tent = await bot.ask("how much is the summit pro tent?")
     assert tent.text == "The Summit Pro 2 Four-Season Tent costs €449.00."
+
+
+async def test_a_fact_asked_of_other_products_is_not_a_follow_up(bot: TestBot) -> None:
+    await bot.ask("how much is the tent?")
+    colours = await bot.ask("what colours does the ridgeline jacket come in?")
+    assert "Tent" not in colours.text and "black, navy and forest green" in colours.text, colours.text

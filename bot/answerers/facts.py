@@ -178,7 +178,8 @@ class FactAnswerer:
             return next(iter(picked.values())), True  # one of a list just shown: "the summit pro one"
         if named is not None and (not refers or named.coverage >= OVERRIDE_FOCUS or named.exact_sku):
             return named.product, named.product != in_focus[0]
-        if not (_follows(question) or _names_option(question, in_focus[0])) or POLICY.search(question):
+        others = any(m.product not in in_focus for m in matches)  # "…the ridgeline jacket…" after the tents
+        if not (_follows(question, others) or _names_option(question, in_focus[0])) or POLICY.search(question):
             return None, False
         if _TO_THE_STORE.search(question) and not refers and not _names_option(question, in_focus[0]) \
                 and unmentioned(question, live.vocabulary):
@@ -239,9 +240,11 @@ def _names_nothing(question: str) -> bool:
     return all(w in FILLER for w in re.findall(r"[a-z']+", question.lower()))
 
 
-def _follows(question: str) -> bool:
-    """Whether a question goes on about the product in focus — not one for the store ("do you gift wrap?")."""
-    asks_a_fact = facets(question).any_fact  # "do you have other colours?", "what sizes are there?"
+def _follows(question: str, names_others: bool = False) -> bool:
+    """Whether a question goes on about the product in focus — not one for the store ("do you gift wrap?"), nor a
+    fact asked of products it names ("what colours does the ridgeline jacket come in?" after the tents)."""
+    # "do you have other colours?", "what sizes are there?"
+    asks_a_fact = facets(question).any_fact and not names_others
     if _TO_THE_STORE.search(question) and not _REFERS.search(question) and not asks_a_fact \
             and not asks_detail(question):
         return False
